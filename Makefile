@@ -1,0 +1,47 @@
+# modelfleet developer commands. `make run` and `make test` are the two README commands;
+# both create .venv and install the project into it when needed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test install protos protos-check lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m modelfleet.agent.quickstart
+
+test: $(STAMP) protos-check lint typecheck pytest
+
+protos: $(STAMP)
+	$(PY) tools/gen_protos.py
+
+protos-check: $(STAMP)
+	$(PY) tools/gen_protos.py --check
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# mypy cannot follow setuptools' editable finder, so it reads a link tree that lays the
+# mapped folders out under their import names.
+typecheck: $(STAMP)
+	$(PY) tools/typecheck.py
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/serving.py
+
+clean:
+	rm -rf .typecheck .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""modelfleet daemons: the serving node (`.node`) and the control-plane hub (`.hub`)."""

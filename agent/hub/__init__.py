@@ -1,0 +1,1 @@
+"""The hub: the control plane (identity, registry, tracking, fleet, audit, alerts)."""

@@ -1,0 +1,1 @@
+"""The modelfleet desktop app (PySide6)."""
