@@ -16,7 +16,14 @@ from modelfleet._version import __version__
 from modelfleet.cli._common import CliError
 
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_GROUPS: tuple[str, ...] = ()
+COMMAND_GROUPS: tuple[str, ...] = (
+    "modelfleet.cli.auth",
+    "modelfleet.cli.workspaces",
+    "modelfleet.cli.users",
+    "modelfleet.cli.api_keys",
+    "modelfleet.cli.audit",
+    "modelfleet.cli.desktop",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

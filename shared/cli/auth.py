@@ -1,0 +1,130 @@
+"""`modelfleet login | logout | whoami`: signing in to a hub from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any
+
+from modelfleet.cli._common import CliError, print_json
+from modelfleet.cli._hub import (
+    connect,
+    hub_command,
+    hub_options,
+    plain,
+    read_secret,
+    settings_from,
+    show,
+    token_saver,
+)
+from modelfleet.client import (
+    HubClient,
+    ModelfleetError,
+    Principal,
+    account_name,
+    default_store,
+    load_profile,
+    save_profile,
+)
+
+
+def register(subparsers: Any) -> None:
+    login = subparsers.add_parser(
+        "login", parents=[hub_options()], help="sign in to a hub and remember it"
+    )
+    login.add_argument("-u", "--user", required=True, help="user name")
+    login.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    login.set_defaults(func=cmd_login)
+
+    logout = subparsers.add_parser(
+        "logout", parents=[hub_options()], help="sign out and forget the saved sign-in"
+    )
+    logout.set_defaults(func=cmd_logout)
+
+    whoami = subparsers.add_parser(
+        "whoami", parents=[hub_options()], help="who the hub thinks you are, and your roles"
+    )
+    whoami.set_defaults(func=cmd_whoami)
+
+
+def _pick_workspace(principal: Principal | None, previous: str | None) -> str | None:
+    names = [m.workspace_name for m in principal.memberships] if principal else []
+    for candidate in (previous, "default"):
+        if candidate and candidate in names:
+            return candidate
+    return names[0] if names else None
+
+
+@hub_command
+def cmd_login(args: argparse.Namespace) -> int:
+    profile = load_profile()
+    # Signing in as a user: an API key in the environment must not take over.
+    settings = dataclasses.replace(settings_from(args, profile), api_key=None)
+    if not settings.hub:
+        raise CliError("no hub address: pass --hub HOST:PORT (or set MODELFLEET_HUB)", exit_code=2)
+    # Connect (and check the pin) before asking for the password.
+    with HubClient.connect(settings) as client:
+        client.get_hub_info()
+        password = read_secret(
+            f"Password for {args.user}@{settings.hub}: ", from_stdin=args.password_stdin
+        )
+        pair = client.login(args.user, password)
+    store = default_store()
+    token_saver(store, account_name(settings.hub, args.user))(pair)
+    same_login = profile.hub == settings.hub and profile.username == args.user
+    workspace = _pick_workspace(pair.principal, profile.workspace if same_login else None)
+    save_profile(
+        profile.updated(
+            hub=settings.hub, hub_ca=settings.hub_ca, username=args.user, workspace=workspace
+        )
+    )
+    print(f"Logged in to {settings.hub} as {args.user}; current workspace: {workspace or '-'}")
+    return 0
+
+
+@hub_command
+def cmd_logout(args: argparse.Namespace) -> int:
+    profile = load_profile()
+    if not profile.username or not profile.hub:
+        print("Not logged in.", file=sys.stderr)
+        return 0
+    try:
+        conn = connect(args, workspace=False)
+        with conn.client:
+            conn.client.logout()
+    except (ModelfleetError, CliError) as exc:
+        # Forget locally even when the hub cannot be told: the user asked to sign out.
+        print(f"modelfleet: warning: the hub was not told ({exc})", file=sys.stderr)
+    default_store(announce=False).delete(account_name(profile.hub, profile.username))
+    save_profile(profile.updated(username=None))
+    print(f"Logged out of {profile.hub}.")
+    return 0
+
+
+@hub_command
+def cmd_whoami(args: argparse.Namespace) -> int:
+    conn = connect(args, workspace=False)
+    with conn.client:
+        principal = conn.client.whoami()
+    if args.json:
+        print_json(plain(principal))
+        return 0
+    admin = " (system admin)" if principal.system_admin else ""
+    print(
+        f"{principal.username or principal.user_id} [{principal.kind}]{admin} "
+        f"on {conn.settings.hub}"
+    )
+    current = conn.profile.workspace
+    rows = [
+        {
+            "current": "*" if m.workspace_name == current else "",
+            "workspace": m.workspace_name,
+            "role": m.role.value if m.role else None,
+        }
+        for m in principal.memberships
+    ]
+    show(args, rows, ["current", "workspace", "role"])
+    return 0
