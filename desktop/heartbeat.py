@@ -1,0 +1,43 @@
+"""A GUI-thread heartbeat: a fast timer whose longest gap between ticks is the longest stall."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, QTimer
+
+
+class GuiHeartbeat(QObject):
+    """Ticks every `interval_ms` on the GUI thread and records the longest gap between ticks.
+
+    A gap much longer than the interval means the event loop was blocked that long.
+    """
+
+    def __init__(self, interval_ms: int = 10, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._last = 0.0
+        self.longest_gap_ms = 0.0
+        self.ticks = 0
+
+    def start(self) -> None:
+        self.longest_gap_ms = 0.0
+        self.ticks = 0
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest_gap_ms = max(self.longest_gap_ms, (now - self._last) * 1000.0)
+        self._last = now
+        self.ticks += 1

@@ -1,0 +1,141 @@
+"""The main window: navigation rail, connection banner, message bar and the stacked pages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from modelfleet.desktop.viewmodels.shell import ShellViewModel
+from modelfleet.desktop.widgets.base import Page
+from modelfleet.desktop.widgets.theme import SPACING, styled_label
+
+DEFAULT_SIZE = (1280, 800)
+MINIMUM_SIZE = (1024, 640)
+
+
+class MainWindow(QMainWindow):
+    """Pages keyed like `shell.pages`; Ctrl+1..9 switch pages; every action has a tooltip."""
+
+    def __init__(self, shell: ShellViewModel, pages: Mapping[str, Page]) -> None:
+        super().__init__()
+        self.shell = shell
+        self._closed = False
+        self.pages = [pages[spec.key] for spec in shell.pages]
+        self.setWindowTitle("modelfleet")
+        self.resize(*DEFAULT_SIZE)
+        self.setMinimumSize(*MINIMUM_SIZE)
+
+        central = QWidget()
+        outer = QHBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self._build_rail())
+        content = QVBoxLayout()
+        content.setContentsMargins(0, 0, 0, 0)
+        content.setSpacing(0)
+        self.banner = styled_label("", "Banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        content.addWidget(self.banner)
+        content.addWidget(self._build_message_bar())
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.stack.addWidget(page)
+        content.addWidget(self.stack, 1)
+        outer.addLayout(content, 1)
+        self.setCentralWidget(central)
+
+        shell.currentChanged.connect(self._show_page)
+        shell.bannerChanged.connect(self._show_banner)
+        shell.messageChanged.connect(self._show_message)
+        self._show_page(shell.current)
+        self._show_banner(shell.banner)
+        self._show_message(shell.message)
+
+    def _build_rail(self) -> QFrame:
+        rail = QFrame()
+        rail.setObjectName("NavRail")
+        rail.setFixedWidth(176)
+        layout = QVBoxLayout(rail)
+        layout.setContentsMargins(SPACING, SPACING * 2, SPACING, SPACING)
+        layout.setSpacing(2)
+        layout.addWidget(styled_label("modelfleet", "AppTitle"))
+        self.nav_group = QButtonGroup(self)
+        self.nav_group.setExclusive(True)
+        self.nav_actions: list[QAction] = []
+        for index, spec in enumerate(self.shell.pages):
+            shortcut = QKeySequence(f"Ctrl+{index + 1}") if index < 9 else QKeySequence()
+            action = QAction(spec.title, self)
+            action.setShortcut(shortcut)
+            hint = f" ({shortcut.toString()})" if index < 9 else ""
+            action.setToolTip(f"{spec.title}: {spec.summary}{hint}")
+            action.setCheckable(True)
+            action.triggered.connect(lambda _=False, i=index: self.shell.select(i))
+            self.addAction(action)  # shortcuts work wherever the focus is in the window
+            self.nav_actions.append(action)
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.nav_group.addButton(button, index)
+            layout.addWidget(button)
+        layout.addStretch(1)
+        return rail
+
+    def _build_message_bar(self) -> QFrame:
+        self.message_bar = QFrame()
+        self.message_bar.setObjectName("MessageBar")
+        row = QHBoxLayout(self.message_bar)
+        row.setContentsMargins(SPACING * 2, SPACING, SPACING, SPACING)
+        self.message_label = QLabel("")
+        self.message_label.setWordWrap(True)
+        dismiss = QPushButton("Dismiss")
+        dismiss.setToolTip("Hide this message")
+        dismiss.clicked.connect(self.shell.dismiss_message)
+        row.addWidget(self.message_label, 1)
+        row.addWidget(dismiss)
+        self.message_bar.hide()
+        return self.message_bar
+
+    def _show_page(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        for i, action in enumerate(self.nav_actions):
+            action.setChecked(i == index)
+
+    def _show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_bar.setVisible(bool(text))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Unsubscribe from the shell and stop every page (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.shell.currentChanged.disconnect(self._show_page)
+        self.shell.bannerChanged.disconnect(self._show_banner)
+        self.shell.messageChanged.disconnect(self._show_message)
+        for page in self.pages:
+            page.shutdown()

@@ -1,0 +1,201 @@
+"""The Monitoring page: agents to watch, a live table of series, and the three live charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from modelfleet.desktop.series import ERRORS, P50, P95, P99, THROUGHPUT, TIME
+from modelfleet.desktop.services.metrics import AgentEndpoint
+from modelfleet.desktop.viewmodels.monitoring import MonitoringViewModel, SeriesKey
+from modelfleet.desktop.viewmodels.series_table import SeriesTableModel
+from modelfleet.desktop.widgets.base import Page
+from modelfleet.desktop.widgets.charts import LiveChart
+from modelfleet.desktop.widgets.theme import MARGIN, SPACING, current_theme, styled_label
+
+# Charts repaint at most this often (the streams may deliver much faster).
+REFRESH_MS = 40
+WINDOWS: tuple[tuple[str, float | None], ...] = (
+    ("Last minute", 60.0),
+    ("Last 5 minutes", 300.0),
+    ("Last 15 minutes", 900.0),
+    ("Last hour", 3600.0),
+    ("Everything loaded", None),
+)
+LATENCY_CURVES = ((P50, "p50", "dot"), (P95, "p95", "dash"), (P99, "p99", "solid"))
+
+
+def parse_address(text: str) -> str:
+    """`host:port` with a port in 1..65535, else ValueError naming the field."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"Agent address: expected host:port (e.g. 127.0.0.1:50051), got {text!r}")
+    return f"{host}:{port}"
+
+
+class MonitoringPage(Page):
+    def __init__(self, monitoring: MonitoringViewModel, default_token_file: Path) -> None:
+        super().__init__()
+        self.vm = monitoring
+        self.table_model = SeriesTableModel(monitoring, self)
+        self._drawn: dict[SeriesKey, int] = {}
+        self._drawn_revision = -1
+        self._colors = current_theme().series
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        layout.setSpacing(SPACING)
+        layout.addWidget(styled_label("Monitoring", "PageTitle"))
+        layout.addLayout(self._build_connect_row(default_token_file))
+        self.field_error = styled_label("", "FieldError")
+        self.field_error.hide()
+        layout.addWidget(self.field_error)
+        self.agents_label = styled_label("No agent connected yet.", "Muted")
+        self.agents_label.setWordWrap(True)
+        layout.addWidget(self.agents_label)
+
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setAlternatingRowColors(True)
+        self.table.setToolTip("Live figures per model version; tick a row to chart it")
+
+        self.throughput_chart = LiveChart("Throughput", "req/s")
+        self.latency_chart = LiveChart("Latency (p50 dotted, p95 dashed, p99 solid)", "ms")
+        self.errors_chart = LiveChart("Errors per interval", "errors")
+        self.charts = (self.throughput_chart, self.latency_chart, self.errors_chart)
+        for chart in self.charts[1:]:
+            chart.setXLink(self.throughput_chart)
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        for chart in self.charts:
+            chart_layout.addWidget(chart, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(chart_box)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        layout.addWidget(splitter, 1)
+
+        self.subscribe(self.table_model.shownChanged, self._on_shown_changed)
+        self.subscribe(monitoring.agentStateChanged, self._on_agent_state)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+
+    def _build_connect_row(self, default_token_file: Path) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(SPACING)
+        self.address_edit = QLineEdit(placeholderText="agent gRPC address, e.g. 127.0.0.1:50051")
+        self.address_edit.setToolTip("host:port of the agent's gRPC port")
+        self.token_edit = QLineEdit(str(default_token_file))
+        self.token_edit.setToolTip("File holding the agent's control token (read when connecting)")
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setToolTip("Start streaming this agent's metrics")
+        self.connect_button.clicked.connect(self.connect_agent)
+        self.address_edit.returnPressed.connect(self.connect_agent)
+        self.follow_box = QCheckBox("Follow live")
+        self.follow_box.setChecked(True)
+        self.follow_box.setToolTip("Keep the charts scrolled to the newest samples")
+        self.window_combo = QComboBox()
+        for title, seconds in WINDOWS:
+            self.window_combo.addItem(title, seconds)
+        self.window_combo.setCurrentIndex(1)
+        self.window_combo.setToolTip("Time range the charts show while following")
+        row.addWidget(self.address_edit, 3)
+        row.addWidget(self.token_edit, 3)
+        row.addWidget(self.connect_button)
+        row.addSpacing(SPACING * 2)
+        row.addWidget(self.follow_box)
+        row.addWidget(self.window_combo)
+        return row
+
+    def connect_agent(self) -> None:
+        try:
+            address = parse_address(self.address_edit.text())
+        except ValueError as exc:
+            self.field_error.setText(str(exc))
+            self.field_error.show()
+            return
+        token_file = self.token_edit.text().strip()
+        if not token_file:
+            self.field_error.setText("Token file: expected the path of the agent's control token")
+            self.field_error.show()
+            return
+        self.field_error.hide()
+        self.vm.add_agent(AgentEndpoint(address, Path(token_file).expanduser()))
+        self.address_edit.clear()
+
+    def refresh(self) -> None:
+        """Timer slot: push changed series into their curves and move the time window."""
+        if self.vm.revision == self._drawn_revision:
+            return
+        self._drawn_revision = self.vm.revision
+        self.table_model.refresh()
+        latest = float("-inf")
+        earliest = float("inf")
+        for key in self.table_model.shown:
+            series = self.vm.series(key)
+            columns = series.buffer.columns()
+            if columns.shape[1] == 0:
+                continue
+            latest = max(latest, columns[TIME, -1])
+            earliest = min(earliest, columns[TIME, 0])
+            if self._drawn.get(key) == series.revision:
+                continue
+            self._drawn[key] = series.revision
+            t = columns[TIME]
+            self.throughput_chart.set_data(key, t, columns[THROUGHPUT])
+            for column, _, _ in LATENCY_CURVES:
+                self.latency_chart.set_data((key, column), t, columns[column])
+            self.errors_chart.set_data(key, t, columns[ERRORS])
+        if self.follow_box.isChecked() and latest > float("-inf"):
+            self.throughput_chart.follow(latest, self.window_combo.currentData(), earliest)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        super().shutdown()
+
+    def _on_shown_changed(self, key: SeriesKey, shown: bool) -> None:
+        if shown and not self.throughput_chart.has_curve(key):
+            color = self._colors[self.vm.keys().index(key) % len(self._colors)]
+            self.throughput_chart.curve(key, key.label, color)
+            for column, _, style in LATENCY_CURVES:
+                # One legend entry per series: the line styles are explained in the title.
+                legend = key.label if column == P99 else None
+                self.latency_chart.curve((key, column), legend, color, style)
+            self.errors_chart.curve(key, key.label, color)
+        self.throughput_chart.set_visible(key, shown)
+        self.errors_chart.set_visible(key, shown)
+        for column, _, _ in LATENCY_CURVES:
+            self.latency_chart.set_visible((key, column), shown)
+        self._drawn.pop(key, None)
+        self._drawn_revision = -1
+
+    def _on_agent_state(self, source: str, state: str, message: str) -> None:
+        states = self.vm.agent_states
+        if not states:
+            self.agents_label.setText("No agent connected yet.")
+            return
+        live = sum(1 for st, _ in states.values() if st == "live")
+        others = [f"{name} {st}" for name, (st, _) in sorted(states.items()) if st != "live"]
+        text = f"{len(states)} source(s), {live} live"
+        self.agents_label.setText(text + (": " + ", ".join(others) if others else ""))
