@@ -17,6 +17,7 @@ from modelfleet.cli._common import CliError
 
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_GROUPS: tuple[str, ...] = (
+    "modelfleet.cli.hub",
     "modelfleet.cli.auth",
     "modelfleet.cli.workspaces",
     "modelfleet.cli.users",

@@ -18,6 +18,7 @@ from modelfleet.client import (
     HubClient,
     ModelfleetError,
     Profile,
+    Role,
     StoredTokens,
     TokenPair,
     account_name,
@@ -165,6 +166,14 @@ def read_secret(prompt: str, *, from_stdin: bool) -> str:
     if not secret:
         raise CliError("empty password")
     return secret
+
+
+def role_arg(text: str) -> Role:
+    """argparse type for a role, with the accepted names in the error."""
+    try:
+        return Role.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_time(text: str, option: str) -> datetime:

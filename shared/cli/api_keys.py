@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelfleet.cli._common import CliError, print_json
-from modelfleet.cli._hub import connect, hub_command, hub_options, parse_time, plain, show, show_one
+from modelfleet.cli._hub import (
+    connect,
+    hub_command,
+    hub_options,
+    parse_time,
+    plain,
+    role_arg,
+    show,
+    show_one,
+)
 from modelfleet.client import Role
 
 KEY_COLUMNS = (
@@ -31,7 +40,7 @@ def register(subparsers: Any) -> None:
         "create", parents=[scoped], help="create a key (its secret is shown once)"
     )
     p.add_argument("name")
-    p.add_argument("--role", type=Role.parse, default=Role.VIEWER, help="at most your own role")
+    p.add_argument("--role", type=role_arg, default=Role.VIEWER, help="at most your own role")
     expiry = p.add_mutually_exclusive_group()
     expiry.add_argument("--expires-in-days", type=float, metavar="DAYS")
     expiry.add_argument("--expires-at", metavar="ISO8601")

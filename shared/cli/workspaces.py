@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from modelfleet.cli._common import CliError
-from modelfleet.cli._hub import connect, hub_command, hub_options, show, show_one
+from modelfleet.cli._hub import connect, hub_command, hub_options, role_arg, show, show_one
 from modelfleet.client import Role, save_profile
 
 WORKSPACE_COLUMNS = ("name", "my_role", "archived", "created_at", "description")
@@ -47,13 +47,13 @@ def register(subparsers: Any) -> None:
     p = commands.add_parser("add-member", parents=[scoped], help="add a user with a role")
     p.add_argument("user", help="user name or id")
     p.add_argument(
-        "--role", type=Role.parse, default=Role.VIEWER, help="viewer (default), developer or admin"
+        "--role", type=role_arg, default=Role.VIEWER, help="viewer (default), developer or admin"
     )
     p.set_defaults(func=cmd_set_member)
 
     p = commands.add_parser("set-role", parents=[scoped], help="change a member's role")
     p.add_argument("user", help="user name or id")
-    p.add_argument("role", type=Role.parse, help="viewer, developer or admin")
+    p.add_argument("role", type=role_arg, help="viewer, developer or admin")
     p.set_defaults(func=cmd_set_member)
 
     p = commands.add_parser("remove-member", parents=[scoped], help="remove a user")

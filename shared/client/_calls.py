@@ -88,6 +88,7 @@ class Caller:
         self._tokens = tokens
         self._on_tokens = on_tokens
         self._lock = threading.Lock()
+        self._margin = REFRESH_MARGIN
         self._auth = auth_pb2_grpc.AuthStub(channel)
 
     # --- identity ---------------------------------------------------------------------
@@ -142,7 +143,7 @@ class Caller:
         stale = (
             not tokens.access_token
             or tokens.access_expires_at is None
-            or tokens.access_expires_at - REFRESH_MARGIN <= datetime.now(UTC)
+            or tokens.access_expires_at - self._margin <= datetime.now(UTC)
         )
         if force_refresh or stale:
             with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +12,8 @@ import grpc
 # Trailing metadata the hub attaches to refine a status (see the hub's error mapping).
 FIELD_METADATA_KEY = "x-modelfleet-field"
 RETRY_AFTER_METADATA_KEY = "retry-after"
+# The hub words INVALID_ARGUMENT details as "<field>: expected <what>".
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): ")
 
 
 class ModelfleetError(Exception):
@@ -101,7 +104,9 @@ def error_from_rpc(exc: grpc.RpcError, rpc: str | None = None) -> ModelfleetErro
     details: str = _ask(exc, "details") or str(exc)
     trailers = {k: v for k, v in _ask(exc, "trailing_metadata") or () if isinstance(v, str)}
     if code == grpc.StatusCode.INVALID_ARGUMENT or code == grpc.StatusCode.OUT_OF_RANGE:
-        return InvalidArgument(details, field=trailers.get(FIELD_METADATA_KEY), rpc=rpc)
+        named = _FIELD_PREFIX.match(details)
+        field = trailers.get(FIELD_METADATA_KEY) or (named.group(1) if named else None)
+        return InvalidArgument(details, field=field, rpc=rpc)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return RateLimited(
             details, retry_after=_seconds(trailers.get(RETRY_AFTER_METADATA_KEY)), rpc=rpc

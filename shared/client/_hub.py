@@ -143,9 +143,8 @@ class HubClient:
 
     def whoami(self) -> Principal:
         msg = self._caller.unary(
-            "Auth.WhoAmI", self._auth.WhoAmI, auth_pb2.WhoAmIRequest(), idempotent=True,
-            scope=Scope.OPTIONAL,
-        )  # fmt: skip
+            "Auth.WhoAmI", self._auth.WhoAmI, auth_pb2.WhoAmIRequest(), idempotent=True
+        )
         return cv.principal_from_pb(msg)
 
     # --- API keys (workspace-scoped) ----------------------------------------------------

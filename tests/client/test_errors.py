@@ -62,7 +62,11 @@ def test_invalid_argument_carries_the_field() -> None:
         )
     )
     assert isinstance(error, InvalidArgument) and error.field == "name"
-    assert error_from_rpc(rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad")).field is None  # type: ignore[attr-defined]
+    worded = error_from_rpc(
+        rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "new_name: expected 1-64 characters")
+    )
+    assert worded.field == "new_name"  # type: ignore[attr-defined]
+    assert error_from_rpc(rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad input")).field is None  # type: ignore[attr-defined]
 
 
 def test_rate_limited_carries_retry_after() -> None:
