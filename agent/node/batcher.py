@@ -1,0 +1,184 @@
+"""Per model-version request queue: dynamic batching and off-loop model runs.
+
+Requests are queued on the event loop. A dispatcher takes up to `max_batch_size` rows of
+compatible requests (same non-batch dimensions), concatenates them, runs the model once
+in the shared worker pool and splits the outputs back; with `max_queue_delay_us` 0 it
+takes only what is already queued, as Triton does. At most `concurrency` runs of one
+model are in the pool at a time, which is what lets a queue (and so a batch) form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from functools import partial
+
+import numpy as np
+
+from modelfleet.agent.node.errors import ServingError
+from modelfleet.agent.node.metrics import ModelStats
+from modelfleet.agent.node.repository import Batching
+
+Outputs = list[np.ndarray]
+RunFn = Callable[[dict[str, np.ndarray]], Outputs]
+
+
+class _Item:
+    __slots__ = ("enqueued", "future", "inputs", "key", "rows", "weight")
+
+    def __init__(
+        self,
+        inputs: dict[str, np.ndarray],
+        rows: int | None,
+        future: asyncio.Future[Outputs],
+    ) -> None:
+        self.inputs = inputs
+        self.rows = rows
+        self.future = future
+        self.weight = rows or 1
+        self.enqueued = time.perf_counter()
+        # Only requests whose tensors agree beyond the first dimension can be stacked.
+        self.key = tuple(a.shape[1:] for a in inputs.values()) if rows is not None else None
+
+
+# (per-item outputs or error, start of the run, seconds spent in the model)
+_RunResult = tuple[list[Outputs | ServingError], float, float]
+
+
+class Batcher:
+    """Queues requests of one model version and runs them, batched when allowed."""
+
+    def __init__(
+        self,
+        run: RunFn,
+        pool: Executor,
+        batching: Batching,
+        stats: ModelStats,
+        concurrency: int,
+    ) -> None:
+        self._run_model = run
+        self._pool = pool
+        self._max_rows = batching.max_batch_size if batching.enabled else 0
+        self._delay = batching.max_queue_delay_us / 1e6
+        self._stats = stats
+        self._concurrency = max(1, concurrency)
+        self._queue: deque[_Item] = deque()
+        self._queued_rows = 0
+        self._running = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def submit(self, inputs: dict[str, np.ndarray], rows: int | None) -> asyncio.Future[Outputs]:
+        """Queue a request; `rows` is None when it cannot be stacked with others."""
+        future: asyncio.Future[Outputs] = self._loop.create_future()
+        if not self._max_rows:
+            rows = None
+        item = _Item(inputs, rows, future)
+        self._queue.append(item)
+        self._queued_rows += item.weight
+        if self._timer is not None and self._queued_rows >= self._max_rows:
+            self._timer.cancel()
+            self._timer = None
+        if self._running < self._concurrency and self._timer is None:
+            self._dispatch()
+        return future
+
+    def _dispatch(self) -> None:
+        self._timer = None
+        queue = self._queue
+        while queue and self._running < self._concurrency:
+            if self._delay and self._queued_rows < self._max_rows:
+                wait = queue[0].enqueued + self._delay - time.perf_counter()
+                if wait > 0:
+                    self._timer = self._loop.call_later(wait, self._dispatch)
+                    return
+            batch = self._take()
+            if batch:
+                self._running += 1
+                job = self._pool.submit(self._execute, batch)
+                job.add_done_callback(partial(self._hand_back, batch))
+
+    def _take(self) -> list[_Item]:
+        """Pop the next batch, skipping requests already answered (deadline passed)."""
+        queue = self._queue
+        first = queue.popleft()
+        self._queued_rows -= first.weight
+        batch = [first] if not first.future.done() else []
+        if first.rows is None:
+            return batch
+        rows = first.rows
+        while queue and queue[0].key == first.key and rows + (queue[0].rows or 0) <= self._max_rows:
+            item = queue.popleft()
+            self._queued_rows -= item.weight
+            if not item.future.done():
+                batch.append(item)
+                rows += item.rows or 0
+        return batch
+
+    def _execute(self, batch: list[_Item]) -> _RunResult:
+        """Worker thread: one model run for the whole batch, split per request."""
+        start = time.perf_counter()
+        if len(batch) == 1:
+            results = [self._run_one(batch[0].inputs)]
+        else:
+            names = batch[0].inputs.keys()
+            feed = {n: np.concatenate([item.inputs[n] for item in batch]) for n in names}
+            try:
+                outputs = self._run_model(feed)
+            except ServingError:
+                # One bad request must not fail its neighbours: retry them one by one.
+                results = [self._run_one(item.inputs) for item in batch]
+            else:
+                results = []
+                offset = 0
+                for item in batch:
+                    end = offset + (item.rows or 0)
+                    results.append([out[offset:end] for out in outputs])
+                    offset = end
+        return results, start, time.perf_counter() - start
+
+    def _run_one(self, inputs: dict[str, np.ndarray]) -> Outputs | ServingError:
+        try:
+            return self._run_model(inputs)
+        except ServingError as exc:
+            return exc
+
+    def _hand_back(self, batch: list[_Item], job: Future[_RunResult]) -> None:
+        """Worker thread: wake the loop to deliver the results."""
+        self._loop.call_soon_threadsafe(self._finished, batch, job)
+
+    def _finished(self, batch: list[_Item], job: Future[_RunResult]) -> None:
+        self._running -= 1
+        try:
+            results, start, compute = job.result()
+        except Exception as exc:  # a bug in splitting; answer everyone, never hang them
+            error = exc
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+        else:
+            stats = self._stats
+            stats.batch_size.observe(sum(item.weight for item in batch))
+            for item, result in zip(batch, results, strict=True):
+                stats.queue.observe(start - item.enqueued)
+                stats.compute.observe(compute)
+                if item.future.done():
+                    continue
+                if isinstance(result, ServingError):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+        if self._queue and self._timer is None:
+            self._dispatch()
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and not self._running
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

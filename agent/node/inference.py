@@ -1,0 +1,156 @@
+"""The transport-neutral inference path: admission, validation, batching, accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from modelfleet.agent.node.errors import (
+    DeadlineExceeded,
+    InvalidInput,
+    Overloaded,
+    ServingError,
+    TooLarge,
+    Unavailable,
+    as_serving_error,
+)
+from modelfleet.agent.node.limits import Limits
+from modelfleet.agent.node.metrics import MetricsRegistry
+from modelfleet.agent.node.models import ModelManager, ModelVersion
+from modelfleet.oip import DecodedRequest, TensorSpec
+
+log = logging.getLogger(__name__)
+
+Outputs = dict[str, np.ndarray]
+
+
+class InferenceService:
+    """Runs decoded requests against the model versions of a ModelManager."""
+
+    def __init__(self, manager: ModelManager, limits: Limits, metrics: MetricsRegistry) -> None:
+        self.manager = manager
+        self.limits = limits
+        self.metrics = metrics
+        self.draining = False
+        self._per_model: dict[str, int] = {}
+        self._loop = asyncio.get_running_loop()
+
+    def admit(self, name: str, version: str | None) -> ModelVersion:
+        """Pick the serving version and count the request in, or raise (counted)."""
+        try:
+            if self.draining:
+                raise Unavailable("the agent is shutting down")
+            mv = self.manager.resolve(name, version)
+            if self._per_model.get(name, 0) >= self.limits.max_in_flight:
+                mv.stats.finish(Overloaded.status, 0.0)
+                raise Overloaded(
+                    f"model '{name}' has {self.limits.max_in_flight} requests in flight; "
+                    "retry later"
+                )
+        except ServingError as exc:
+            if not isinstance(exc, Overloaded):
+                self.metrics.reject(exc.status)
+            raise
+        mv.acquire()
+        self._per_model[name] = self._per_model.get(name, 0) + 1
+        return mv
+
+    async def infer(
+        self,
+        name: str,
+        version: str | None,
+        decode: Callable[[ModelVersion], DecodedRequest],
+        started: float,
+        budget_s: float | None = None,
+    ) -> tuple[ModelVersion, DecodedRequest, Outputs]:
+        """Admit, decode, validate and run one request; every outcome is counted."""
+        mv = self.admit(name, version)
+        status = "ok"
+        try:
+            request = decode(mv)
+            outputs = await self._run(mv, request, budget_s)
+            return mv, request, outputs
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except Exception as exc:
+            error = as_serving_error(exc)
+            status = error.status
+            if error is exc:
+                raise
+            if type(error) is ServingError:
+                log.exception("[Infer] model=%s version=%s unexpected error", name, mv.version)
+            raise error from exc
+        finally:
+            mv.stats.finish(status, time.perf_counter() - started)
+            self._per_model[name] -= 1
+            mv.release()
+
+    async def _run(
+        self, mv: ModelVersion, request: DecodedRequest, budget_s: float | None
+    ) -> Outputs:
+        model, batcher = mv.model, mv.batcher
+        if model is None or batcher is None:
+            raise Unavailable(f"model '{mv.name}' version {mv.version} is unloading")
+        signature = model.signature
+        inputs = request.inputs
+        if len(inputs) != len(signature.inputs) or any(
+            spec.name not in inputs for spec in signature.inputs
+        ):
+            raise InvalidInput(_input_names_error(signature.inputs, inputs))
+        rows: int | None = None
+        for spec in signature.inputs:
+            array = inputs[spec.name]
+            spec.check(array)
+            first = array.shape[0] if array.ndim else 1
+            if first > self.limits.max_batch_rows:
+                raise TooLarge(
+                    f"input '{spec.name}' has {first} rows; "
+                    f"the limit is {self.limits.max_batch_rows}"
+                )
+            rows = first if rows is None or rows == first else -1
+        wanted = request.outputs
+        if wanted is not None:
+            known = {spec.name for spec in signature.outputs}
+            unknown = [n for n in wanted if n not in known]
+            if unknown:
+                raise InvalidInput(
+                    f"unknown output {unknown[0]!r}; model outputs are {', '.join(sorted(known))}"
+                )
+        feed = model.prepare(inputs)
+        future = batcher.submit(feed, rows if rows is not None and rows >= 0 else None)
+        limit = self.limits.request_timeout_s if budget_s is None else budget_s
+        timer = self._loop.call_later(limit, _expire, future, limit)
+        try:
+            results = await future
+        finally:
+            timer.cancel()
+        names = [spec.name for spec in signature.outputs]
+        if wanted is None:
+            return dict(zip(names, results, strict=True))
+        by_name = dict(zip(names, results, strict=True))
+        return {n: by_name[n] for n in wanted}
+
+    def in_flight(self) -> int:
+        return sum(self._per_model.values())
+
+
+def _expire(future: asyncio.Future[list[np.ndarray]], limit: float) -> None:
+    if not future.done():
+        future.set_exception(DeadlineExceeded(f"no result within the {limit:g} s deadline"))
+
+
+def _input_names_error(specs: tuple[TensorSpec, ...], inputs: dict[str, np.ndarray]) -> str:
+    expected = [s.name for s in specs]
+    missing = [n for n in expected if n not in inputs]
+    extra = [n for n in inputs if n not in expected]
+    parts = []
+    if missing:
+        parts.append("missing input " + ", ".join(repr(n) for n in missing))
+    if extra:
+        parts.append("unexpected input " + ", ".join(repr(n) for n in extra))
+    return "; ".join(parts) + f" (model inputs: {', '.join(expected)})"

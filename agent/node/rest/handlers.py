@@ -1,0 +1,191 @@
+"""REST routes: OIP v2 health, metadata and infer; friendly /v1 predict; OpenAPI; /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import unquote
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from modelfleet._version import __version__
+from modelfleet.agent.node.errors import InvalidInput, MethodNotAllowed, NotFound, ServingError
+from modelfleet.agent.node.friendly import decode_predict, predictions
+from modelfleet.agent.node.inference import InferenceService
+from modelfleet.agent.node.models import ModelVersion
+from modelfleet.agent.node.openapi import openapi_document
+from modelfleet.agent.node.rest.protocol import Request, Response, error_response
+from modelfleet.oip import HEADER_LENGTH, decode_json_request, dumps, encode_json_output
+
+PLATFORM = "onnxruntime_onnx"
+EXTENSIONS = ["binary_tensor_data"]
+_HEADER_KEY = HEADER_LENGTH.encode()
+_OCTETS = b"application/octet-stream"
+Result = Response | Coroutine[Any, Any, Response]
+
+
+class RestApi:
+    """Routes requests; synchronous answers return a Response, inference a coroutine."""
+
+    def __init__(
+        self, service: InferenceService, registry: CollectorRegistry, is_ready: Callable[[], bool]
+    ) -> None:
+        self.service = service
+        self.manager = service.manager
+        self._registry = registry
+        self._is_ready = is_ready
+        self._live = Response(200, dumps({"live": True}))
+        self._server = Response(
+            200, dumps({"name": "modelfleet", "version": __version__, "extensions": EXTENSIONS})
+        )
+
+    def __call__(self, request: Request) -> Result:
+        try:
+            return self._route(request, request.path.split("/"))
+        except ServingError as exc:
+            headers = [(b"allow", exc.allow)] if isinstance(exc, _WrongMethod) else []
+            return Response(exc.http_status, dumps({"error": str(exc)}), headers=headers)
+
+    def _route(self, request: Request, parts: list[str]) -> Result:
+        count = len(parts)
+        if count >= 2 and parts[0] == "":
+            if parts[1] == "v2":
+                if count == 2:
+                    return _get(request, self._server)
+                if parts[2] == "models" and count >= 4:
+                    return self._model_route(request, unquote(parts[3]), parts[4:])
+                if parts[2] == "health" and count == 4:
+                    if parts[3] == "live":
+                        return _get(request, self._live)
+                    if parts[3] == "ready":
+                        _check_method(request, "GET")
+                        ready = self._is_ready()
+                        return Response(200 if ready else 503, dumps({"ready": ready}))
+            elif parts[1] == "v1" and count == 5 and parts[2] == "models":
+                name = unquote(parts[3])
+                if parts[4] == "predict":
+                    _check_method(request, "POST")
+                    return self._predict(request, name)
+                if parts[4] == "openapi.json":
+                    _check_method(request, "GET")
+                    return self._openapi(name)
+            elif parts[1] == "metrics" and count == 2:
+                _check_method(request, "GET")
+                return Response(200, generate_latest(self._registry), CONTENT_TYPE_LATEST.encode())
+        raise NotFound(f"no route for {request.path!r}")
+
+    def _model_route(self, request: Request, name: str, rest: list[str]) -> Result:
+        version: str | None = None
+        if len(rest) >= 2 and rest[0] == "versions":
+            version, rest = unquote(rest[1]), rest[2:]
+        if not rest:
+            _check_method(request, "GET")
+            return Response(200, dumps(self._metadata(self.manager.resolve(name, version))))
+        if rest == ["infer"]:
+            _check_method(request, "POST")
+            return self._infer(request, name, version)
+        if rest == ["ready"]:
+            _check_method(request, "GET")
+            return Response(200, dumps({"name": name, "ready": self._model_ready(name, version)}))
+        raise NotFound(f"no route for {request.path!r}")
+
+    def _model_ready(self, name: str, version: str | None) -> bool:
+        try:
+            self.manager.resolve(name, version)
+        except NotFound:
+            raise
+        except ServingError:
+            return False
+        return True
+
+    def _metadata(self, mv: ModelVersion) -> dict[str, Any]:
+        assert mv.model is not None  # resolved versions are loaded
+        signature = mv.model.signature
+        parameters: dict[str, Any] = dict(mv.config.metadata)
+        if mv.config.feature_names is not None:
+            parameters["feature_names"] = list(mv.config.feature_names)
+        return {
+            "name": mv.name,
+            "versions": self.manager.versions_of(mv.name),
+            "platform": PLATFORM,
+            "inputs": [_tensor_meta(s.name, s.datatype, s.shape) for s in signature.inputs],
+            "outputs": [_tensor_meta(s.name, s.datatype, s.shape) for s in signature.outputs],
+            "parameters": parameters,
+        }
+
+    def _openapi(self, name: str) -> Response:
+        mv = self.manager.resolve(name, None)
+        assert mv.model is not None
+        document = openapi_document(
+            mv.name, mv.version, mv.model.signature, mv.config.feature_names
+        )
+        return Response(200, dumps(document))
+
+    async def _infer(self, request: Request, name: str, version: str | None) -> Response:
+        started = time.perf_counter()
+        try:
+            header = request.headers.get(_HEADER_KEY)
+            length: int | None = None
+            if header is not None:
+                if not header.isdigit():
+                    raise InvalidInput("Inference-Header-Content-Length must be an integer")
+                length = int(header)
+            mv, decoded, outputs = await self.service.infer(
+                name, version, lambda _: decode_json_request(request.body, length), started
+            )
+        except ServingError as exc:
+            return error_response(exc.http_status, str(exc))
+        tensors: list[dict[str, Any]] = []
+        tail: list[bytes] = []
+        for out_name, array in outputs.items():
+            binary = decoded.binary_all or out_name in decoded.binary_outputs
+            tensor, raw = encode_json_output(out_name, array, binary)
+            tensors.append(tensor)
+            if binary:
+                tail.append(raw)
+        body: dict[str, Any] = {"model_name": mv.name, "model_version": mv.version}
+        if decoded.id:
+            body["id"] = decoded.id
+        body["outputs"] = tensors
+        head = dumps(body)
+        if not tail:
+            return Response(200, head)
+        headers = [(_HEADER_KEY, b"%d" % len(head))]
+        return Response(200, head + b"".join(tail), _OCTETS, headers)
+
+    async def _predict(self, request: Request, name: str) -> Response:
+        started = time.perf_counter()
+        try:
+            mv, _, outputs = await self.service.infer(
+                name, None, lambda mv: decode_predict(mv, request.body), started
+            )
+        except ServingError as exc:
+            return error_response(exc.http_status, str(exc))
+        body = {
+            "model_name": mv.name,
+            "model_version": mv.version,
+            "predictions": predictions(outputs),
+        }
+        return Response(200, dumps(body))
+
+
+class _WrongMethod(MethodNotAllowed):
+    def __init__(self, path: str, allow: str) -> None:
+        super().__init__(f"{path} accepts {allow} only")
+        self.allow = allow.encode()
+
+
+def _check_method(request: Request, allow: str) -> None:
+    if request.method != allow:
+        raise _WrongMethod(request.path, allow)
+
+
+def _get(request: Request, response: Response) -> Response:
+    _check_method(request, "GET")
+    return response
+
+
+def _tensor_meta(name: str, datatype: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"name": name, "datatype": datatype, "shape": list(shape)}

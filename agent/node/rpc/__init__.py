@@ -1,0 +1,1 @@
+"""The gRPC front end: OIP inference, agent control and metrics services."""

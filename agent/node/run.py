@@ -1,0 +1,32 @@
+"""Run an Agent on a uvloop event loop (the `serve` command and the quickstart)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from modelfleet.agent.node.config import AgentConfig
+from modelfleet.agent.node.server import Agent
+
+
+def run_agent(config: AgentConfig, on_ready: Callable[[Agent], None] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT and drain; returns the process exit code."""
+
+    async def main() -> None:
+        agent = Agent(config)
+        await agent.serve(on_ready)
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
+    return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # Windows has no uvloop; the default loop works, only slower
+        logging.getLogger(__name__).info("uvloop unavailable; using the default event loop")
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

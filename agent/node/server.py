@@ -1,0 +1,156 @@
+"""The agent process: REST and gRPC on one event loop, model loading, ready file, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from prometheus_client import ProcessCollector
+from prometheus_client.registry import CollectorRegistry
+
+from modelfleet.agent.node.config import AgentConfig, load_or_create_token, write_atomically
+from modelfleet.agent.node.cpu import available_cpus
+from modelfleet.agent.node.inference import InferenceService
+from modelfleet.agent.node.metrics import MetricsRegistry
+from modelfleet.agent.node.models import ModelManager
+from modelfleet.agent.node.rest.handlers import RestApi
+from modelfleet.agent.node.rest.protocol import HttpProtocol, HttpServerState
+from modelfleet.agent.node.rpc.control import ControlServicer, MetricsServicer
+from modelfleet.agent.node.rpc.inference import InferenceServicer
+from modelfleet.agent.node.rpc.interceptors import ControlTokenInterceptor
+from modelfleet.oip import dumps
+from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as inference_grpc
+from modelfleet.proto.v1 import agent_pb2_grpc as agent_grpc
+
+log = logging.getLogger(__name__)
+_DRAIN_POLL_S = 0.02
+
+
+class Agent:
+    """Serves the models of one repository until told to stop."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.http_port = 0
+        self.grpc_port = 0
+        self._ready = False
+        self._stop = asyncio.Event()
+        self._stopping = asyncio.Event()
+        workers = config.workers or available_cpus()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
+        self.metrics = MetricsRegistry()
+        self.manager = ModelManager(
+            config.models_dir, self._pool, workers, config.batching, self.metrics
+        )
+        self.service = InferenceService(self.manager, config.limits, self.metrics)
+        self._registry = CollectorRegistry(auto_describe=True)
+        self._registry.register(self.metrics)
+        ProcessCollector(registry=self._registry)
+        self._http_state = HttpServerState(
+            RestApi(self.service, self._registry, self.is_ready), config.limits.max_body_bytes
+        )
+        self._http: asyncio.Server | None = None
+        self._grpc: grpc.aio.Server | None = None
+        log.info("model worker pool: %d threads", workers)
+
+    def is_ready(self) -> bool:
+        return self._ready
+
+    async def start(self) -> None:
+        """Bind both ports, load and warm every model, then write the ready file."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+        self._http = await loop.create_server(
+            lambda: HttpProtocol(self._http_state),
+            config.host,
+            config.http_port,
+            reuse_address=True,
+            backlog=2048,
+        )
+        self.http_port = self._http.sockets[0].getsockname()[1]
+        token = load_or_create_token(config.control_token_file)
+        message_limit = config.limits.max_body_bytes
+        self._grpc = grpc.aio.server(
+            interceptors=[ControlTokenInterceptor(token)],
+            options=[
+                ("grpc.max_receive_message_length", message_limit),
+                ("grpc.max_send_message_length", message_limit),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        inference_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(self.service, self.is_ready), self._grpc
+        )
+        agent_grpc.add_AgentControlServicer_to_server(ControlServicer(self.manager), self._grpc)
+        agent_grpc.add_MetricsServicer_to_server(
+            MetricsServicer(self.metrics, self._stopping), self._grpc
+        )
+        self.grpc_port = self._grpc.add_insecure_port(
+            f"{_grpc_host(config.host)}:{config.grpc_port}"
+        )
+        await self._grpc.start()
+        log.info(
+            "listening: http %s:%d, grpc %s:%d",
+            config.host,
+            self.http_port,
+            config.host,
+            self.grpc_port,
+        )
+        await self.manager.load_repository()
+        self._ready = True
+        if config.ready_file is not None:
+            ready = {"http_port": self.http_port, "grpc_port": self.grpc_port, "pid": os.getpid()}
+            write_atomically(config.ready_file, dumps(ready))
+        log.info("ready: %d model version(s) serving", len(self.manager.statuses()))
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def serve(self, on_ready: Callable[[Agent], None] | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or `request_stop`), then drain."""
+        self.install_signal_handlers()
+        try:
+            await self.start()
+            if on_ready is not None:
+                on_ready(self)
+            await self._stop.wait()
+        finally:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Stop accepting, finish in-flight requests up to the drain timeout, close."""
+        log.info("draining (up to %.0f s)", self.config.drain_timeout_s)
+        self._ready = False
+        self.service.draining = True
+        self._stopping.set()
+        self._http_state.closing = True
+        if self._http is not None:
+            self._http.close()
+        grpc_stop = self._grpc.stop(self.config.drain_timeout_s) if self._grpc else None
+        deadline = asyncio.get_running_loop().time() + self.config.drain_timeout_s
+        while self.service.in_flight() and asyncio.get_running_loop().time() < deadline:
+            for connection in list(self._http_state.connections):
+                connection.close_if_idle()
+            await asyncio.sleep(_DRAIN_POLL_S)
+        for connection in list(self._http_state.connections):
+            connection.close_if_idle()
+        if grpc_stop is not None:
+            await grpc_stop
+        if self.service.in_flight():
+            log.warning("drain timeout: %d request(s) still in flight", self.service.in_flight())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        log.info("stopped")
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
