@@ -17,6 +17,7 @@ from modelfleet.drift._config import (
     default_method,
 )
 from modelfleet.drift._evaluate import evaluate
+from modelfleet.drift._html import render_html
 from modelfleet.drift._plan import DriftPlan
 from modelfleet.drift._report import DriftReport, FeatureDrift, Histogram
 from modelfleet.drift._window import DriftWindow
@@ -42,4 +43,5 @@ __all__ = [
     "compare",
     "default_method",
     "evaluate",
+    "render_html",
 ]

@@ -1,0 +1,106 @@
+"""`modelfleet drift report`: compare a reference dataset with a current one, offline."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelfleet.cli._common import CliError, print_json
+
+EXIT_DRIFT = 3
+
+
+def register(subparsers: Any) -> None:
+    drift = subparsers.add_parser("drift", help="data drift reports")
+    commands = drift.add_subparsers(dest="drift_command", metavar="COMMAND", required=True)
+    report = commands.add_parser(
+        "report",
+        help="compare current data with a reference and write an HTML report",
+        description="Per-feature drift verdicts (Evidently-0.7 default methods and thresholds).",
+    )
+    report.add_argument("--reference", required=True, type=Path, help="reference .csv/.parquet")
+    report.add_argument("--current", required=True, type=Path, help="current .csv/.parquet")
+    report.add_argument("--out", type=Path, help="write the self-contained HTML report here")
+    report.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    report.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help=f"exit with status {EXIT_DRIFT} when the dataset drifted",
+    )
+    report.add_argument(
+        "--categorical", default="", help="comma-separated numeric columns to treat as categories"
+    )
+    report.set_defaults(func=run_report)
+
+
+def _read(path: Path, option: str) -> Any:
+    try:
+        pandas = importlib.import_module("pandas")
+    except ImportError as exc:
+        raise CliError("reading CSV/parquet needs pandas: pip install 'modelfleet[ml]'") from exc
+    if not path.is_file():
+        raise CliError(f"{option}: no such file: {path}", exit_code=2)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pandas.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pandas.read_csv(path)
+    except ImportError as exc:
+        raise CliError(f"{option}: reading parquet needs pyarrow: pip install pyarrow") from exc
+    except (ValueError, OSError) as exc:
+        raise CliError(f"{option}: cannot read {path}: {exc}", exit_code=2) from exc
+    raise CliError(f"{option}: expected a .csv or .parquet file, got {path.name}", exit_code=2)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from modelfleet.drift import DriftError, compare, render_html
+    from modelfleet.profile import ProfileError
+
+    reference = _read(args.reference, "--reference")
+    current = _read(args.current, "--current")
+    categorical = [c.strip() for c in args.categorical.split(",") if c.strip()]
+    try:
+        report = compare(reference, current, categorical=categorical)
+    except (DriftError, ProfileError) as exc:
+        raise CliError(str(exc), exit_code=2) from exc
+    if args.out is not None:
+        try:
+            args.out.write_text(render_html(report), encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"--out: cannot write {args.out}: {exc}") from exc
+    if args.json:
+        print_json(_verdicts(report))
+    else:
+        verdict = "drift detected" if report.dataset_drifted else "no dataset drift"
+        print(
+            f"{verdict}: {report.n_drifted}/{report.n_judged} features drifted "
+            f"(share {report.share_drifted:.3f} vs {report.drift_share:g})",
+            file=sys.stdout,
+        )
+    return EXIT_DRIFT if args.fail_on_drift and report.dataset_drifted else 0
+
+
+def _verdicts(report: Any) -> dict[str, Any]:
+    """The JSON shape of `--json`: per feature verdicts, then the dataset verdict."""
+    summary = report.to_dict(histograms=False)
+    keys = ("name", "kind", "method", "statistic", "threshold", "drifted", "judged", "note")
+    return {
+        "dataset_drifted": summary["dataset_drifted"],
+        "share_drifted": summary["share_drifted"],
+        "drift_share": summary["drift_share"],
+        "n_drifted": summary["n_drifted"],
+        "n_judged": summary["n_judged"],
+        "n_rows": summary["n_rows"],
+        "features": [
+            {
+                **{k: f[k] for k in keys},
+                "missing_share": f["missing_share"],
+                "out_of_range_share": f["out_of_range_share"],
+            }
+            for f in summary["features"]
+        ],
+    }
