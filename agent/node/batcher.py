@@ -3,8 +3,10 @@
 Requests are queued on the event loop. A dispatcher takes up to `max_batch_size` rows of
 compatible requests (same non-batch dimensions), concatenates them, runs the model once
 in the shared worker pool and splits the outputs back; with `max_queue_delay_us` 0 it
-takes only what is already queued, as Triton does. At most `concurrency` runs of one
-model are in the pool at a time, which is what lets a queue (and so a batch) form.
+takes only what is already queued, as Triton does. While one run of a model is in the
+pool the queue grows into the next batch; a further concurrent run (up to
+`concurrency`) starts only once a full batch is waiting, so light models get large
+batches and few thread hand-offs while heavy ones still use every worker.
 """
 
 from __future__ import annotations
@@ -82,14 +84,21 @@ class Batcher:
         if self._timer is not None and self._queued_rows >= self._max_rows:
             self._timer.cancel()
             self._timer = None
-        if self._running < self._concurrency and self._timer is None:
+        if self._timer is None and self._may_start():
             self._dispatch()
         return future
+
+    def _may_start(self) -> bool:
+        if not self._running:
+            return True
+        if self._running >= self._concurrency:
+            return False
+        return not self._max_rows or self._queued_rows >= self._max_rows
 
     def _dispatch(self) -> None:
         self._timer = None
         queue = self._queue
-        while queue and self._running < self._concurrency:
+        while queue and self._may_start():
             if self._delay and self._queued_rows < self._max_rows:
                 wait = queue[0].enqueued + self._delay - time.perf_counter()
                 if wait > 0:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -26,6 +27,36 @@ from modelfleet.oip import DecodedRequest, TensorSpec
 log = logging.getLogger(__name__)
 
 Outputs = dict[str, np.ndarray]
+
+
+class Call:
+    """An admitted request: its decoded form and the future of the model's outputs."""
+
+    __slots__ = ("future", "mv", "names", "request")
+
+    def __init__(
+        self,
+        mv: ModelVersion,
+        request: DecodedRequest,
+        future: asyncio.Future[list[np.ndarray]],
+        names: list[str],
+    ) -> None:
+        self.mv = mv
+        self.request = request
+        self.future = future
+        self.names = names
+
+    def outputs(self) -> Outputs:
+        """The requested outputs by name once `future` is done; raises a ServingError."""
+        try:
+            results = self.future.result()
+        except ServingError:
+            raise
+        except Exception as exc:
+            raise as_serving_error(exc) from exc
+        by_name = dict(zip(self.names, results, strict=True))
+        wanted = self.request.outputs
+        return by_name if wanted is None else {n: by_name[n] for n in wanted}
 
 
 class InferenceService:
@@ -59,40 +90,66 @@ class InferenceService:
         self._per_model[name] = self._per_model.get(name, 0) + 1
         return mv
 
-    async def infer(
+    def submit(
         self,
         name: str,
         version: str | None,
         decode: Callable[[ModelVersion], DecodedRequest],
         started: float,
         budget_s: float | None = None,
-    ) -> tuple[ModelVersion, DecodedRequest, Outputs]:
-        """Admit, decode, validate and run one request; every outcome is counted."""
+    ) -> Call:
+        """Admit, decode, validate and queue one request; every outcome is counted.
+
+        Errors found before queueing are raised here (as ServingError); later ones arrive
+        through `Call.future`. Callbacks instead of a task per request keep the loop's
+        per-request cost low.
+        """
         mv = self.admit(name, version)
-        status = "ok"
         try:
             request = decode(mv)
-            outputs = await self._run(mv, request, budget_s)
-            return mv, request, outputs
-        except asyncio.CancelledError:
-            status = "cancelled"
-            raise
+            future, names = self._enqueue(mv, request)
         except Exception as exc:
             error = as_serving_error(exc)
-            status = error.status
+            self._account(mv, started, error)
             if error is exc:
                 raise
-            if type(error) is ServingError:
-                log.exception("[Infer] model=%s version=%s unexpected error", name, mv.version)
             raise error from exc
-        finally:
-            mv.stats.finish(status, time.perf_counter() - started)
-            self._per_model[name] -= 1
-            mv.release()
+        limit = self.limits.request_timeout_s if budget_s is None else budget_s
+        timer = self._loop.call_later(limit, _expire, future, limit)
+        future.add_done_callback(partial(self._finished, mv, started, timer))
+        return Call(mv, request, future, names)
 
-    async def _run(
-        self, mv: ModelVersion, request: DecodedRequest, budget_s: float | None
-    ) -> Outputs:
+    def _finished(
+        self,
+        mv: ModelVersion,
+        started: float,
+        timer: asyncio.TimerHandle,
+        future: asyncio.Future[list[np.ndarray]],
+    ) -> None:
+        timer.cancel()
+        error = None if future.cancelled() else future.exception()
+        self._account(mv, started, error)
+
+    def _account(self, mv: ModelVersion, started: float, error: BaseException | None) -> None:
+        if error is None:
+            status = "ok"
+        else:
+            mapped = as_serving_error(error)
+            status = mapped.status
+            if type(mapped) is ServingError:
+                log.error(
+                    "[Infer] model=%s version=%s unexpected error",
+                    mv.name,
+                    mv.version,
+                    exc_info=error,
+                )
+        mv.stats.finish(status, time.perf_counter() - started)
+        self._per_model[mv.name] -= 1
+        mv.release()
+
+    def _enqueue(
+        self, mv: ModelVersion, request: DecodedRequest
+    ) -> tuple[asyncio.Future[list[np.ndarray]], list[str]]:
         model, batcher = mv.model, mv.batcher
         if model is None or batcher is None:
             raise Unavailable(f"model '{mv.name}' version {mv.version} is unloading")
@@ -113,27 +170,17 @@ class InferenceService:
                     f"the limit is {self.limits.max_batch_rows}"
                 )
             rows = first if rows is None or rows == first else -1
+        names = [spec.name for spec in signature.outputs]
         wanted = request.outputs
         if wanted is not None:
-            known = {spec.name for spec in signature.outputs}
-            unknown = [n for n in wanted if n not in known]
+            unknown = [n for n in wanted if n not in names]
             if unknown:
                 raise InvalidInput(
-                    f"unknown output {unknown[0]!r}; model outputs are {', '.join(sorted(known))}"
+                    f"unknown output {unknown[0]!r}; model outputs are {', '.join(names)}"
                 )
         feed = model.prepare(inputs)
         future = batcher.submit(feed, rows if rows is not None and rows >= 0 else None)
-        limit = self.limits.request_timeout_s if budget_s is None else budget_s
-        timer = self._loop.call_later(limit, _expire, future, limit)
-        try:
-            results = await future
-        finally:
-            timer.cancel()
-        names = [spec.name for spec in signature.outputs]
-        if wanted is None:
-            return dict(zip(names, results, strict=True))
-        by_name = dict(zip(names, results, strict=True))
-        return {n: by_name[n] for n in wanted}
+        return future, names
 
     def in_flight(self) -> int:
         return sum(self._per_model.values())

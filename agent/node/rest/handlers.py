@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,17 +14,17 @@ from prometheus_client.registry import CollectorRegistry
 from modelfleet._version import __version__
 from modelfleet.agent.node.errors import InvalidInput, MethodNotAllowed, NotFound, ServingError
 from modelfleet.agent.node.friendly import decode_predict, predictions
-from modelfleet.agent.node.inference import InferenceService
+from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
 from modelfleet.agent.node.openapi import openapi_document
-from modelfleet.agent.node.rest.protocol import Request, Response, error_response
+from modelfleet.agent.node.rest.protocol import Deferred, Request, Response, error_response
 from modelfleet.oip import HEADER_LENGTH, decode_json_request, dumps, encode_json_output
 
 PLATFORM = "onnxruntime_onnx"
 EXTENSIONS = ["binary_tensor_data"]
 _HEADER_KEY = HEADER_LENGTH.encode()
 _OCTETS = b"application/octet-stream"
-Result = Response | Coroutine[Any, Any, Response]
+Result = Response | Deferred
 
 
 class RestApi:
@@ -123,52 +124,61 @@ class RestApi:
         )
         return Response(200, dumps(document))
 
-    async def _infer(self, request: Request, name: str, version: str | None) -> Response:
+    def _infer(self, request: Request, name: str, version: str | None) -> Result:
         started = time.perf_counter()
-        try:
-            header = request.headers.get(_HEADER_KEY)
-            length: int | None = None
-            if header is not None:
-                if not header.isdigit():
-                    raise InvalidInput("Inference-Header-Content-Length must be an integer")
-                length = int(header)
-            mv, decoded, outputs = await self.service.infer(
-                name, version, lambda _: decode_json_request(request.body, length), started
-            )
-        except ServingError as exc:
-            return error_response(exc.http_status, str(exc))
-        tensors: list[dict[str, Any]] = []
-        tail: list[bytes] = []
-        for out_name, array in outputs.items():
-            binary = decoded.binary_all or out_name in decoded.binary_outputs
-            tensor, raw = encode_json_output(out_name, array, binary)
-            tensors.append(tensor)
-            if binary:
-                tail.append(raw)
-        body: dict[str, Any] = {"model_name": mv.name, "model_version": mv.version}
-        if decoded.id:
-            body["id"] = decoded.id
-        body["outputs"] = tensors
-        head = dumps(body)
-        if not tail:
-            return Response(200, head)
-        headers = [(_HEADER_KEY, b"%d" % len(head))]
-        return Response(200, head + b"".join(tail), _OCTETS, headers)
+        header = request.headers.get(_HEADER_KEY)
+        length: int | None = None
+        if header is not None:
+            if not header.isdigit():
+                raise InvalidInput("Inference-Header-Content-Length must be an integer")
+            length = int(header)
+        call = self.service.submit(
+            name, version, lambda _: decode_json_request(request.body, length), started
+        )
+        return Deferred(call.future, partial(_infer_response, call))
 
-    async def _predict(self, request: Request, name: str) -> Response:
+    def _predict(self, request: Request, name: str) -> Result:
         started = time.perf_counter()
-        try:
-            mv, _, outputs = await self.service.infer(
-                name, None, lambda mv: decode_predict(mv, request.body), started
-            )
-        except ServingError as exc:
-            return error_response(exc.http_status, str(exc))
-        body = {
-            "model_name": mv.name,
-            "model_version": mv.version,
-            "predictions": predictions(outputs),
-        }
-        return Response(200, dumps(body))
+        call = self.service.submit(name, None, lambda mv: decode_predict(mv, request.body), started)
+        return Deferred(call.future, partial(_predict_response, call))
+
+
+def _infer_response(call: Call) -> Response:
+    try:
+        outputs = call.outputs()
+    except ServingError as exc:
+        return error_response(exc.http_status, str(exc))
+    decoded = call.request
+    tensors: list[dict[str, Any]] = []
+    tail: list[bytes] = []
+    for out_name, array in outputs.items():
+        binary = decoded.binary_all or out_name in decoded.binary_outputs
+        tensor, raw = encode_json_output(out_name, array, binary)
+        tensors.append(tensor)
+        if binary:
+            tail.append(raw)
+    body: dict[str, Any] = {"model_name": call.mv.name, "model_version": call.mv.version}
+    if decoded.id:
+        body["id"] = decoded.id
+    body["outputs"] = tensors
+    head = dumps(body)
+    if not tail:
+        return Response(200, head)
+    headers = [(_HEADER_KEY, b"%d" % len(head))]
+    return Response(200, head + b"".join(tail), _OCTETS, headers)
+
+
+def _predict_response(call: Call) -> Response:
+    try:
+        outputs = call.outputs()
+    except ServingError as exc:
+        return error_response(exc.http_status, str(exc))
+    body = {
+        "model_name": call.mv.name,
+        "model_version": call.mv.version,
+        "predictions": predictions(outputs),
+    }
+    return Response(200, dumps(body))
 
 
 class _WrongMethod(MethodNotAllowed):

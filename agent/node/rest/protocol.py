@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from http import HTTPStatus
@@ -42,7 +42,17 @@ def error_response(status: int, message: str) -> Response:
     return Response(status, dumps({"error": message}))
 
 
-Handler = Callable[[Request], "Response | Coroutine[Any, Any, Response]"]
+class Deferred:
+    """An answer that is ready when `future` is done; `finish` then builds the Response."""
+
+    __slots__ = ("finish", "future")
+
+    def __init__(self, future: asyncio.Future[Any], finish: Callable[[], Response]) -> None:
+        self.future = future
+        self.finish = finish
+
+
+Handler = Callable[[Request], "Response | Deferred"]
 
 
 class HttpServerState:
@@ -164,20 +174,17 @@ class HttpProtocol(asyncio.Protocol):
                 self._write(result, keep_alive)
                 continue
             self._busy = True
-            task = self._loop.create_task(result)
-            task.add_done_callback(partial(self._done, keep_alive=keep_alive))
+            result.future.add_done_callback(partial(self._done, result, keep_alive=keep_alive))
         if self._transport is not None and len(self._pending) <= _MAX_PIPELINED:
             self._transport.resume_reading()
 
-    def _done(self, task: asyncio.Task[Response], *, keep_alive: bool) -> None:
+    def _done(self, deferred: Deferred, _: object, *, keep_alive: bool) -> None:
         self._busy = False
-        if task.cancelled():
-            result = error_response(503, "the agent is shutting down")
-        elif task.exception() is not None:
-            log.error("[HTTP] handler failed", exc_info=task.exception())
+        try:
+            result = deferred.finish()
+        except Exception:
+            log.exception("[HTTP] building the response failed")
             result = error_response(500, "internal error; the agent logged the details")
-        else:
-            result = task.result()
         # A queued final answer (parse error) still has to go out on this connection.
         self._write(result, keep_alive or self._final is not None)
         self._next()

@@ -70,15 +70,17 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> Any:
         started = time.perf_counter()
         async with RpcErrors(context, "Inference.ModelInfer"):
-            mv, decoded, outputs = await self._service.infer(
+            call = self._service.submit(
                 request.model_name,
                 request.model_version or None,
                 lambda _: decode_grpc_request(request),
                 started,
                 _budget(context.time_remaining(), self._service.limits.request_timeout_s),
             )
+            await call.future
+            mv, decoded = call.mv, call.request
             return encode_grpc_response(
-                mv.name, mv.version, decoded.id, outputs, raw=decoded.binary_all
+                mv.name, mv.version, decoded.id, call.outputs(), raw=decoded.binary_all
             )
 
 
