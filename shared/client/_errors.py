@@ -25,7 +25,9 @@ class ModelfleetError(Exception):
         self.rpc = rpc
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.rpc})" if self.rpc else self.message
+        if self.rpc and self.rpc not in self.message:
+            return f"{self.message} ({self.rpc})"
+        return self.message
 
 
 class ConfigurationError(ModelfleetError):
