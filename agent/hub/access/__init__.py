@@ -1,0 +1,1 @@
+"""Access control: the permission table, principals, caches and the one server interceptor."""

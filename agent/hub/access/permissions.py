@@ -1,0 +1,118 @@
+"""The permission table: every hub RPC's minimum access, and nothing else gets through."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.IntEnum):
+    """Workspace roles, weakest first; the numbers are those of `modelfleet.v1.Role`."""
+
+    VIEWER = 1
+    DEVELOPER = 2
+    ADMIN = 3
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    SYSTEM_ADMIN = "system_admin"
+    WORKSPACE = "workspace"
+
+
+class WorkspaceHeader(enum.Enum):
+    NONE = "none"
+    REQUIRED = "required"
+    # Absent: the call is hub-wide and needs a system admin.
+    OPTIONAL = "optional"
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    access: Access
+    role: Role | None = None
+    workspace: WorkspaceHeader = WorkspaceHeader.NONE
+    # Mutating calls are audited and refused in archived workspaces.
+    mutating: bool = False
+    audited: bool = False
+    # API keys act in one workspace; account and hub administration stay with people.
+    api_keys: bool = True
+
+    @property
+    def is_audited(self) -> bool:
+        return self.mutating or self.audited
+
+
+def _public(*, mutating: bool = False) -> Permission:
+    return Permission(Access.PUBLIC, mutating=mutating)
+
+
+def _signed_in(*, mutating: bool = False, api_keys: bool = True) -> Permission:
+    return Permission(Access.AUTHENTICATED, mutating=mutating, api_keys=api_keys)
+
+
+def _system_admin(*, mutating: bool = False) -> Permission:
+    return Permission(Access.SYSTEM_ADMIN, mutating=mutating, api_keys=False)
+
+
+def _in_workspace(
+    role: Role,
+    *,
+    mutating: bool = False,
+    header: WorkspaceHeader = WorkspaceHeader.REQUIRED,
+    audited: bool = False,
+    api_keys: bool = True,
+) -> Permission:
+    return Permission(
+        Access.WORKSPACE,
+        role,
+        header,
+        mutating=mutating,
+        audited=audited,
+        api_keys=api_keys,
+    )
+
+
+_V1 = "/modelfleet.v1."
+
+# Full gRPC method name -> what it takes. A method missing here is refused.
+PERMISSIONS: dict[str, Permission] = {
+    f"{_V1}Auth/GetHubInfo": _public(),
+    f"{_V1}Auth/Login": _public(mutating=True),
+    f"{_V1}Auth/Refresh": _public(mutating=True),
+    # The refresh token in the request is the credential, so an expired access token
+    # does not stop anyone from signing out.
+    f"{_V1}Auth/Logout": _public(mutating=True),
+    f"{_V1}Auth/ChangePassword": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Auth/WhoAmI": _signed_in(),
+    f"{_V1}ApiKeys/CreateApiKey": _in_workspace(Role.VIEWER, mutating=True, api_keys=False),
+    f"{_V1}ApiKeys/ListApiKeys": _in_workspace(Role.VIEWER),
+    f"{_V1}ApiKeys/RevokeApiKey": _in_workspace(Role.VIEWER, mutating=True),
+    f"{_V1}Users/CreateUser": _system_admin(mutating=True),
+    f"{_V1}Users/ListUsers": _system_admin(),
+    f"{_V1}Users/GetUser": _system_admin(),
+    f"{_V1}Users/SetUserDisabled": _system_admin(mutating=True),
+    f"{_V1}Users/SetSystemAdmin": _system_admin(mutating=True),
+    f"{_V1}Users/ResetPassword": _system_admin(mutating=True),
+    f"{_V1}Workspaces/CreateWorkspace": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Workspaces/ListWorkspaces": _signed_in(),
+    f"{_V1}Workspaces/GetWorkspace": _in_workspace(Role.VIEWER),
+    f"{_V1}Workspaces/RenameWorkspace": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Workspaces/ArchiveWorkspace": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Workspaces/ListMembers": _in_workspace(Role.VIEWER),
+    f"{_V1}Workspaces/SetMember": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Workspaces/RemoveMember": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Audit/QueryAudit": _in_workspace(Role.ADMIN, header=WorkspaceHeader.OPTIONAL),
+    # An export takes the log out of the hub, so it leaves a trace of its own.
+    f"{_V1}Audit/ExportAudit": _in_workspace(
+        Role.ADMIN, header=WorkspaceHeader.OPTIONAL, audited=True
+    ),
+    f"{_V1}Audit/VerifyAudit": _system_admin(),
+}
+
+
+def action_name(method: str) -> str:
+    """ "/modelfleet.v1.Workspaces/SetMember" -> "Workspaces.SetMember"."""
+    service, _, name = method.rpartition("/")
+    return f"{service.rsplit('.', 1)[-1]}.{name}"

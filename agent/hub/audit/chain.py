@@ -1,0 +1,239 @@
+"""The hash chain: canonical row bytes, serialised appends and the chain walk.
+
+`hash = SHA-256(prev_hash || canonical JSON of the row)`. `seq` is not hashed: it is the
+position, checked by the chain links and by the head row, which every append locks
+(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite writers hold the database write lock), so
+appends from several hub replicas queue and each commits with the change it records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from modelfleet.agent.hub.db.models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    actor_kind: str
+    actor_id: str
+    actor_name: str
+    source: str
+    workspace_id: str
+    action: str
+    target: str
+    outcome: str
+    details_json: str = "{}"
+    time_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int = 0
+    # "", "edited", "deleted", "inserted" or "reordered".
+    problem: str = ""
+
+
+def details_json(details: Mapping[str, Any]) -> str:
+    """Canonical JSON of `details`, with anything named like a secret blanked out."""
+    return orjson.dumps(_scrub(details), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            str(k): "[redacted]" if any(w in str(k).lower() for w in _SECRET_WORDS) else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _canonical(
+    time_us: int,
+    actor_kind: str,
+    actor_id: str,
+    actor_name: str,
+    source: str,
+    workspace_id: str,
+    action: str,
+    target: str,
+    outcome: str,
+    details: str,
+) -> bytes:
+    # Keys in sorted order, so this is the canonical (sorted-key, compact) JSON.
+    return orjson.dumps(
+        {
+            "action": action,
+            "actor_id": actor_id,
+            "actor_kind": actor_kind,
+            "actor_name": actor_name,
+            "details": details,
+            "outcome": outcome,
+            "source": source,
+            "target": target,
+            "time_us": time_us,
+            "workspace_id": workspace_id,
+        }
+    )
+
+
+def row_hash(prev_hash: str, record: AuditRecord) -> str:
+    body = _canonical(
+        record.time_us,
+        record.actor_kind,
+        record.actor_id,
+        record.actor_name,
+        record.source,
+        record.workspace_id,
+        record.action,
+        record.target,
+        record.outcome,
+        record.details_json,
+    )
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
+
+
+def append(session: Session, record: AuditRecord) -> int:
+    """Append `record` in the session's transaction; returns its seq."""
+    if not record.time_us:
+        record = _with_time(record)
+    head_seq, head_hash = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq = head_seq + 1
+    digest = row_hash(head_hash, record)
+    session.execute(
+        insert(AuditEvent).values(
+            seq=seq,
+            time_us=record.time_us,
+            actor_kind=record.actor_kind,
+            actor_id=record.actor_id,
+            actor_name=record.actor_name,
+            source=record.source,
+            workspace_id=record.workspace_id,
+            action=record.action,
+            target=record.target,
+            outcome=record.outcome,
+            details_json=record.details_json,
+            prev_hash=head_hash,
+            hash=digest,
+        )
+    )
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    return int(seq)
+
+
+def _with_time(record: AuditRecord) -> AuditRecord:
+    return AuditRecord(**{**_fields(record), "time_us": time.time_ns() // 1000})
+
+
+def _fields(record: AuditRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in AuditRecord.__slots__}
+
+
+_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.time_us,
+    AuditEvent.actor_kind,
+    AuditEvent.actor_id,
+    AuditEvent.actor_name,
+    AuditEvent.source,
+    AuditEvent.workspace_id,
+    AuditEvent.action,
+    AuditEvent.target,
+    AuditEvent.outcome,
+    AuditEvent.details_json,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
+    """Walk the whole log in seq order and name the first row that breaks the chain."""
+    sha256 = hashlib.sha256
+    dumps = orjson.dumps
+    with engine.connect() as conn:
+        head_seq, head_hash = conn.execute(
+            select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+        ).one()
+        rows = iter(
+            conn.execution_options(yield_per=batch_size)
+            .execute(select(*_COLUMNS).order_by(AuditEvent.seq))
+            .tuples()
+        )
+        prev_hash, prev_seq, checked = GENESIS, 0, 0
+        row = next(rows, None)
+        while row is not None:
+            nxt = next(rows, None)
+            seq, t, kind, aid, aname, src, ws, action, target, outcome, det, phash, h = row
+            if seq > head_seq:
+                return ChainReport(False, checked, seq, "inserted")
+            body = dumps(
+                {
+                    "action": action,
+                    "actor_id": aid,
+                    "actor_kind": kind,
+                    "actor_name": aname,
+                    "details": det,
+                    "outcome": outcome,
+                    "source": src,
+                    "target": target,
+                    "time_us": t,
+                    "workspace_id": ws,
+                }
+            )
+            content_ok = sha256(phash.encode() + body).hexdigest() == h
+            if not (content_ok and phash == prev_hash and seq == prev_seq + 1):
+                at, problem = _classify(conn, row, nxt, prev_hash, prev_seq, content_ok)
+                return ChainReport(False, checked, at, problem)
+            prev_hash, prev_seq, checked = h, seq, checked + 1
+            row = nxt
+        if prev_seq != head_seq or prev_hash != head_hash:
+            return ChainReport(False, checked, prev_seq + 1, "deleted")
+    return ChainReport(True, checked)
+
+
+def _classify(
+    conn: Connection,
+    row: tuple[Any, ...],
+    nxt: tuple[Any, ...] | None,
+    prev_hash: str,
+    prev_seq: int,
+    content_ok: bool,
+) -> tuple[int, str]:
+    """Why `row` breaks the chain (only runs once, at the first break)."""
+    seq, phash = row[0], row[11]
+    linked = None
+    if phash != prev_hash:
+        linked = conn.execute(select(AuditEvent.seq).where(AuditEvent.hash == phash)).scalar()
+        if linked is not None and linked > seq:
+            return seq, "reordered"
+    if nxt is not None and nxt[11] == prev_hash:
+        # The next row links straight to this row's predecessor: this one was slipped in.
+        return seq, "inserted"
+    if not content_ok:
+        return seq, "edited"
+    if phash == prev_hash:
+        # Links intact but numbering skips: rows were taken out and the chain re-linked.
+        return prev_seq + 1, "deleted"
+    if linked is not None and linked < prev_seq:
+        return linked + 1, "inserted"
+    if seq != prev_seq + 1:
+        return prev_seq + 1, "deleted"
+    # The row before was changed and re-hashed: its successor still names the old hash.
+    return max(prev_seq, 1), "edited"

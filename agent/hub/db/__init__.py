@@ -1,0 +1,35 @@
+"""The hub database: typed ORM models, engines, units of work and migrations."""
+
+from modelfleet.agent.hub.db.engine import Database, make_engine
+from modelfleet.agent.hub.db.migrate import current_revision, downgrade, head_revision, upgrade
+from modelfleet.agent.hub.db.models import (
+    ApiKey,
+    AuditEvent,
+    AuditHead,
+    Base,
+    Membership,
+    RefreshToken,
+    User,
+    Workspace,
+    new_id,
+    utcnow,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Database",
+    "Membership",
+    "RefreshToken",
+    "User",
+    "Workspace",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "make_engine",
+    "new_id",
+    "upgrade",
+    "utcnow",
+]

@@ -1,0 +1,84 @@
+"""The hub's gRPC server: TLS, the access interceptor, servicers, ready file, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+import grpc
+import orjson
+
+from modelfleet.agent.hub import pki
+from modelfleet.agent.hub.access.interceptor import AccessInterceptor
+from modelfleet.agent.hub.datadir import HubPaths
+from modelfleet.agent.hub.services.audit import AuditServicer
+from modelfleet.agent.hub.services.auth import ApiKeysServicer, AuthServicer
+from modelfleet.agent.hub.services.users import UsersServicer
+from modelfleet.agent.hub.services.workspaces import WorkspacesServicer
+from modelfleet.agent.hub.settings import HubSettings
+from modelfleet.agent.hub.state import HubState
+from modelfleet.paths import write_private_file
+from modelfleet.proto.v1 import audit_pb2_grpc, auth_pb2_grpc, workspaces_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 5.0
+
+
+def build_server(hub: HubState) -> grpc.aio.Server:
+    """A server with every hub servicer behind the access interceptor (no port bound yet)."""
+    server = grpc.aio.server(
+        interceptors=[AccessInterceptor(hub.db, hub.authenticator)],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    auth_pb2_grpc.add_AuthServicer_to_server(AuthServicer(hub), server)
+    auth_pb2_grpc.add_ApiKeysServicer_to_server(ApiKeysServicer(hub), server)
+    workspaces_pb2_grpc.add_UsersServicer_to_server(UsersServicer(hub), server)
+    workspaces_pb2_grpc.add_WorkspacesServicer_to_server(WorkspacesServicer(hub), server)
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(hub), server)
+    return server
+
+
+def server_credentials(paths: HubPaths) -> grpc.ServerCredentials:
+    # The chain includes the CA so a client can pin its fingerprint from the handshake.
+    chain = paths.server_cert.read_bytes() + paths.ca_cert.read_bytes()
+    return grpc.ssl_server_credentials([(paths.server_key.read_bytes(), chain)])
+
+
+async def serve(
+    data_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready_file: Path | None = None,
+    settings: HubSettings | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    paths = HubPaths(data_dir)
+    pki.ensure_tls(paths, renew=True)
+    hub = HubState.open(paths, settings or HubSettings.from_env())
+    server = build_server(hub)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = server.add_secure_port(address, server_credentials(paths))
+    if bound == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("hub listening on %s:%d (CA %s)", host, bound, hub.ca_fingerprint)
+    if ready_file is not None:
+        doc = {"port": bound, "ca_fingerprint": hub.ca_fingerprint, "pid": os.getpid()}
+        write_private_file(ready_file, orjson.dumps(doc))
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping (grace %.0f s)", GRACE_SECONDS)
+        await server.stop(GRACE_SECONDS)
+        hub.db.dispose()
+        if ready_file is not None:
+            await asyncio.to_thread(ready_file.unlink, missing_ok=True)

@@ -1,0 +1,1 @@
+"""gRPC servicers of the hub's identity, workspace and audit services."""

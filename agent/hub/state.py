@@ -1,0 +1,70 @@
+"""Everything a running hub shares: database, keys, caches; built from a data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from modelfleet._version import __version__
+from modelfleet.agent.hub import pki
+from modelfleet.agent.hub.access.authenticate import Authenticator
+from modelfleet.agent.hub.access.throttle import LoginThrottle
+from modelfleet.agent.hub.datadir import DataDirError, HubPaths, load_config
+from modelfleet.agent.hub.db import Database, current_revision, head_revision, make_engine
+from modelfleet.agent.hub.passwords import Passwords
+from modelfleet.agent.hub.sessions import Sessions
+from modelfleet.agent.hub.settings import HubSettings
+from modelfleet.tokens import TokenSigner, TokenVerifier, key_id
+
+
+@dataclass
+class HubState:
+    db: Database
+    settings: HubSettings
+    authenticator: Authenticator
+    sessions: Sessions
+    throttle: LoginThrottle
+    passwords: Passwords
+    verifier: TokenVerifier
+    ca_pem: bytes
+    ca_fingerprint: str
+    version: str = __version__
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        signing_key: Ed25519PrivateKey,
+        ca_pem: bytes,
+        settings: HubSettings | None = None,
+    ) -> HubState:
+        s = settings or HubSettings()
+        public = signing_key.public_key()
+        verifier = TokenVerifier({key_id(public): public})
+        return cls(
+            db=db,
+            settings=s,
+            authenticator=Authenticator(db, verifier, s),
+            sessions=Sessions(TokenSigner(signing_key), s),
+            throttle=LoginThrottle(s),
+            passwords=Passwords(s),
+            verifier=verifier,
+            ca_pem=ca_pem,
+            ca_fingerprint=pki.fingerprint(ca_pem),
+        )
+
+    @classmethod
+    def open(cls, paths: HubPaths, settings: HubSettings | None = None) -> HubState:
+        """The state of an initialised data directory whose schema is current."""
+        config = load_config(paths)
+        engine = make_engine(config.db_url)
+        if current_revision(engine) != head_revision():
+            engine.dispose()
+            raise DataDirError("the database schema is not current; run `modelfleet hub init`")
+        return cls.build(
+            Database(engine),
+            pki.load_signing_key(paths.signing_key),
+            paths.ca_cert.read_bytes(),
+            settings,
+        )
