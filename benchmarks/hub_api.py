@@ -119,7 +119,13 @@ def create_users(address: str, fingerprint: str, count: int) -> None:
 
 
 async def simulate_user(
-    channel: grpc.aio.Channel, index: int, stop_at: float, think: float, out: dict[str, list[float]]
+    channel: grpc.aio.Channel,
+    index: int,
+    signed_in: asyncio.Queue[int],
+    go: asyncio.Event,
+    stop_at: list[float],
+    think: float,
+    out: dict[str, list[float]],
 ) -> int:
     auth = auth_pb2_grpc.AuthStub(channel)
     keys = auth_pb2_grpc.ApiKeysStub(channel)
@@ -138,13 +144,13 @@ async def simulate_user(
         out[kind].append(time.perf_counter() - started)
         return result
 
-    await asyncio.sleep(rng.uniform(0, 1.0))  # spread sign-ins: argon2 is slow on purpose
     pair = await timed(
         "login",
         auth.Login(
             auth_pb2.LoginRequest(username=f"user{index:03d}", password=PASSWORD), timeout=60
         ),
     )
+    signed_in.put_nowait(index)
     if pair is None:
         return errors + 1
     meta: tuple[tuple[str, str], ...] = ()
@@ -159,6 +165,7 @@ async def simulate_user(
         )
 
     set_tokens(pair)
+    await go.wait()  # every user of every process is signed in: the measured phase starts
     reads = (
         lambda: auth.WhoAmI(auth_pb2.WhoAmIRequest(), metadata=meta, timeout=10),
         lambda: ws.ListWorkspaces(
@@ -168,7 +175,7 @@ async def simulate_user(
         lambda: ws.ListMembers(workspaces_pb2.ListMembersRequest(), metadata=meta, timeout=10),
         lambda: keys.ListApiKeys(auth_pb2.ListApiKeysRequest(), metadata=meta, timeout=10),
     )
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at[0]:
         await asyncio.sleep(rng.expovariate(1 / think))
         roll = rng.random()
         if roll < 0.75:
@@ -195,19 +202,27 @@ async def simulate_user(
 
 
 def worker(
-    args: tuple[str, bytes, list[int], float, float, float],
+    args: tuple[str, bytes, list[int], Any, float, float],
 ) -> tuple[dict[str, list[float]], int]:
-    address, ca_pem, indexes, start_at, duration, think = args
+    address, ca_pem, indexes, barrier, duration, think = args
 
     async def run() -> tuple[dict[str, list[float]], int]:
         out: dict[str, list[float]] = {"login": [], "auth": [], "read": [], "write": []}
         credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)
+        go, stop_at, signed_in = asyncio.Event(), [0.0], asyncio.Queue[int]()
         async with grpc.aio.secure_channel(address, credentials) as channel:
-            await asyncio.sleep(max(0.0, start_at - time.time()))
-            stop_at = time.monotonic() + duration
-            errors = await asyncio.gather(
-                *(simulate_user(channel, i, stop_at, think, out) for i in indexes)
-            )
+            users = [
+                asyncio.create_task(simulate_user(channel, i, signed_in, go, stop_at, think, out))
+                for i in indexes
+            ]
+            # Sign-ins (argon2, slow on purpose) come first and are reported apart; then
+            # every process starts the measured phase together.
+            for _ in users:
+                await signed_in.get()
+            await asyncio.to_thread(barrier.wait)
+            stop_at[0] = time.monotonic() + duration
+            go.set()
+            errors = await asyncio.gather(*users)
         return out, sum(errors)
 
     return asyncio.run(run())
@@ -233,16 +248,12 @@ def measure(db_url: str | None, opts: argparse.Namespace) -> dict[str, Any]:
 
         ca_pem = root_certificates(address, fingerprint)
         groups = [list(range(opts.users))[p :: opts.processes] for p in range(opts.processes)]
-        start_at = time.time() + 3  # every process connects first, then all start together
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(opts.processes) as pool:
-            results = pool.map(
-                worker,
-                [
-                    (address, ca_pem, g, start_at, opts.duration, opts.think_ms / 1000)
-                    for g in groups
-                ],
-            )
+        with ctx.Manager() as manager, ctx.Pool(opts.processes) as pool:
+            barrier = manager.Barrier(opts.processes)
+            think = opts.think_ms / 1000
+            jobs = [(address, ca_pem, g, barrier, opts.duration, think) for g in groups]
+            results = pool.map(worker, jobs)
     merged: dict[str, list[float]] = {k: [] for k in ("login", "auth", "read", "write")}
     for out, _ in results:
         for kind, values in out.items():
