@@ -113,18 +113,18 @@ def _aad(binding: bytes, purpose: bytes, index: int) -> bytes:
 
 def seal_block(
     cipher: AESGCM, binding: bytes, index: int, plaintext: bytes | bytearray | memoryview
-) -> bytes:
-    """Encrypt plaintext block `index` into a record (nonce + ciphertext + tag)."""
+) -> tuple[bytes, bytes]:
+    """Encrypt plaintext block `index`; returns the record as (nonce, ciphertext + tag),
+    two pieces so a megabyte-sized ciphertext is never copied just to prepend 12 bytes."""
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + cipher.encrypt(nonce, plaintext, _aad(binding, _BLOCK, index))
+    return nonce, cipher.encrypt(nonce, plaintext, _aad(binding, _BLOCK, index))
 
 
 def open_block(cipher: AESGCM, binding: bytes, index: int, record: bytes, name: str) -> bytes:
     """Decrypt record `index`; BlobCorrupted naming the block if authentication fails."""
+    view = memoryview(record)
     try:
-        return cipher.decrypt(
-            record[:NONCE_BYTES], record[NONCE_BYTES:], _aad(binding, _BLOCK, index)
-        )
+        return cipher.decrypt(view[:NONCE_BYTES], view[NONCE_BYTES:], _aad(binding, _BLOCK, index))
     except (InvalidTag, ValueError):
         raise BlobCorrupted(
             f"blob {name}: block {index} failed authentication (tampered, swapped or corrupted)",

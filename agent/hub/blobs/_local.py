@@ -109,7 +109,8 @@ class LocalBlobStore(BlobStore):
             end = offset + len(data)
             if end > files.header.size:
                 raise InvalidBlobArgument(
-                    f"upload {upload_id}: data would end at byte {end}",
+                    f"upload {upload_id}: data would end at byte {end}, "
+                    f"past the declared size {files.header.size}",
                     field="data",
                     expected=f"no more than the declared size {files.header.size}",
                 )
@@ -209,6 +210,8 @@ class LocalBlobStore(BlobStore):
         self, handle: BinaryIO, header: BlobHeader, name: str, offset: int, end: int
     ) -> Iterator[bytes]:
         with handle:
+            # Doubles the kernel's read-ahead: blobs are read front to back.
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
             cipher = self.keyring.cipher(header.key_id)
             binding = header.binding
             index = offset // header.block_size

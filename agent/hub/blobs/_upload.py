@@ -61,6 +61,7 @@ class UploadFiles:
             ) from None
         self._data: BinaryIO | None = None
         self.header = BlobHeader("", 1, "", 0)
+        self._binding = b""
         self.blocks = 0
         self.offset = 0
         self.committed = 0
@@ -72,6 +73,7 @@ class UploadFiles:
     def create(self, header: BlobHeader) -> None:
         """Start a new session: write the blob header and the first commit."""
         self.header = header
+        self._binding = header.binding
         with open(self.data_path, "xb") as handle:
             handle.write(header.encode())
         self._open_data()
@@ -83,12 +85,13 @@ class UploadFiles:
         assert self._data is not None
         self._data.seek(0)
         self.header = read_header(self._data, self.upload_id)
+        self._binding = self.header.binding
         raw = (self.folder / "state").read_bytes()
         length = struct.unpack(">I", raw[len(_STATE_MAGIC) : len(_STATE_MAGIC) + 4])[0]
         body_end = len(_STATE_MAGIC) + 4 + length
         doc = orjson.loads(raw[len(_STATE_MAGIC) + 4 : body_end])
         self.blocks, self.offset = int(doc["blocks"]), int(doc["offset"])
-        binding = self.header.binding
+        binding = self._binding
         cipher = self._keyring.cipher(self.header.key_id)
         self._data.truncate(self.header.record_offset(self.blocks))
         self._data.seek(self.header.record_offset(0))
@@ -151,7 +154,9 @@ class UploadFiles:
     def _emit(self, block: bytes | bytearray | memoryview) -> None:
         assert self._data is not None
         cipher = self._keyring.cipher(self.header.key_id)
-        self._data.write(seal_block(cipher, self.header.binding, self.blocks, block))
+        nonce, sealed = seal_block(cipher, self._binding, self.blocks, block)
+        self._data.write(nonce)
+        self._data.write(sealed)
         self.blocks += 1
 
     def commit(self) -> None:
@@ -164,7 +169,7 @@ class UploadFiles:
         tail = b""
         if self._tail:
             cipher = self._keyring.cipher(self.header.key_id)
-            tail = seal_tail(cipher, self.header.binding, self.blocks, bytes(self._tail))
+            tail = seal_tail(cipher, self._binding, self.blocks, bytes(self._tail))
         temp = self.folder / "state.tmp"
         with open(temp, "wb") as handle:
             handle.write(_STATE_MAGIC + struct.pack(">I", len(body)) + body + tail)
