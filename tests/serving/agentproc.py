@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,6 +98,31 @@ class Rest:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def send_early_answered(port: int, method: str, path: str, body: bytes) -> Response:
+    """Send a request whose body the server may refuse (413) and close on before reading it all.
+
+    http.client writes the whole body before reading, so it sees only the broken pipe; this
+    reads the early answer the way curl and browsers do.
+    """
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    header_block, _, payload = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = header_block.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    headers = {k.lower(): v for k, v in headers.items()}
+    return Response(int(status_line.split()[1]), headers, payload[: int(headers["content-length"])])
 
 
 @dataclass
