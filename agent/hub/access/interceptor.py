@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
@@ -33,10 +33,15 @@ from modelfleet.agent.hub.errors import (
 log = logging.getLogger(__name__)
 
 WORKSPACE_HEADER = "x-modelfleet-workspace"
+
+if TYPE_CHECKING:
+    _InterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _InterceptorBase = grpc.aio.ServerInterceptor
 _ROLE_NAMES = {1: "VIEWER", 2: "DEVELOPER", 3: "ADMIN"}
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class AccessInterceptor(_InterceptorBase):
     """Every RPC passes here; a method missing from `PERMISSIONS` is refused."""
 
     def __init__(

@@ -172,9 +172,9 @@ def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
             select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
         ).one()
         rows = iter(
-            conn.execution_options(yield_per=batch_size)
-            .execute(select(*_COLUMNS).order_by(AuditEvent.seq))
-            .tuples()
+            conn.execution_options(yield_per=batch_size).execute(
+                select(*_COLUMNS).order_by(AuditEvent.seq)
+            )
         )
         prev_hash, prev_seq, checked = GENESIS, 0, 0
         row = next(rows, None)

@@ -1,0 +1,175 @@
+"""The permission matrix: every method in the table x every kind of caller x own/foreign workspace.
+
+A call the interceptor admits reaches its servicer, which answers OK or a request error
+(INVALID_ARGUMENT / NOT_FOUND from the deliberately harmless requests below); a refused
+call answers UNAUTHENTICATED or PERMISSION_DENIED and leaves a "denied" audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from sqlalchemy import update
+
+from modelfleet.agent.hub.access.permissions import PERMISSIONS
+from modelfleet.agent.hub.db import Workspace
+from modelfleet.proto.v1 import audit_pb2, auth_pb2, common_pb2, workspaces_pb2
+from tests.hub.conftest import ADMIN, DEVELOPER, VIEWER, Hub
+
+# The expected access, written out independently of the table under test.
+PUBLIC, SIGNED_IN, PEOPLE, SYSADMIN = "public", "signed-in", "people", "sysadmin"
+EXPECTED: dict[str, tuple[str, int, bool]] = {
+    # method: (kind, minimum workspace role, API keys allowed)
+    "Auth/GetHubInfo": (PUBLIC, 0, True),
+    "Auth/Login": (PUBLIC, 0, True),
+    "Auth/Refresh": (PUBLIC, 0, True),
+    "Auth/Logout": (PUBLIC, 0, True),
+    "Auth/ChangePassword": (PEOPLE, 0, False),
+    "Auth/WhoAmI": (SIGNED_IN, 0, True),
+    "ApiKeys/CreateApiKey": ("ws", VIEWER, False),
+    "ApiKeys/ListApiKeys": ("ws", VIEWER, True),
+    "ApiKeys/RevokeApiKey": ("ws", VIEWER, True),
+    "Users/CreateUser": (SYSADMIN, 0, False),
+    "Users/ListUsers": (SYSADMIN, 0, False),
+    "Users/GetUser": (SYSADMIN, 0, False),
+    "Users/SetUserDisabled": (SYSADMIN, 0, False),
+    "Users/SetSystemAdmin": (SYSADMIN, 0, False),
+    "Users/ResetPassword": (SYSADMIN, 0, False),
+    "Workspaces/CreateWorkspace": (PEOPLE, 0, False),
+    "Workspaces/ListWorkspaces": (SIGNED_IN, 0, True),
+    "Workspaces/GetWorkspace": ("ws", VIEWER, True),
+    "Workspaces/RenameWorkspace": ("ws", ADMIN, True),
+    "Workspaces/ArchiveWorkspace": ("ws", ADMIN, True),
+    "Workspaces/ListMembers": ("ws", VIEWER, True),
+    "Workspaces/SetMember": ("ws", ADMIN, True),
+    "Workspaces/RemoveMember": ("ws", ADMIN, True),
+    "Audit/QueryAudit": ("ws", ADMIN, True),
+    "Audit/ExportAudit": ("ws", ADMIN, True),
+    "Audit/VerifyAudit": (SYSADMIN, 0, False),
+}
+
+# Requests that pass any check a servicer makes after admission without changing anything
+# (ArchiveWorkspace is the exception; the test undoes it).
+REQUESTS: dict[str, Message] = {
+    "Auth/GetHubInfo": auth_pb2.GetHubInfoRequest(),
+    "Auth/Login": auth_pb2.LoginRequest(),
+    "Auth/Refresh": auth_pb2.RefreshRequest(),
+    "Auth/Logout": auth_pb2.LogoutRequest(),
+    "Auth/ChangePassword": auth_pb2.ChangePasswordRequest(),
+    "Auth/WhoAmI": auth_pb2.WhoAmIRequest(),
+    "ApiKeys/CreateApiKey": auth_pb2.CreateApiKeyRequest(),
+    "ApiKeys/ListApiKeys": auth_pb2.ListApiKeysRequest(),
+    "ApiKeys/RevokeApiKey": auth_pb2.RevokeApiKeyRequest(),
+    "Users/CreateUser": workspaces_pb2.CreateUserRequest(),
+    "Users/ListUsers": workspaces_pb2.ListUsersRequest(),
+    "Users/GetUser": workspaces_pb2.GetUserRequest(user="nobody"),
+    "Users/SetUserDisabled": workspaces_pb2.SetUserDisabledRequest(user="nobody"),
+    "Users/SetSystemAdmin": workspaces_pb2.SetSystemAdminRequest(user="nobody"),
+    "Users/ResetPassword": workspaces_pb2.ResetPasswordRequest(user="nobody"),
+    "Workspaces/CreateWorkspace": workspaces_pb2.CreateWorkspaceRequest(),
+    "Workspaces/ListWorkspaces": workspaces_pb2.ListWorkspacesRequest(),
+    "Workspaces/GetWorkspace": workspaces_pb2.GetWorkspaceRequest(),
+    "Workspaces/RenameWorkspace": workspaces_pb2.RenameWorkspaceRequest(),
+    "Workspaces/ArchiveWorkspace": workspaces_pb2.ArchiveWorkspaceRequest(),
+    "Workspaces/ListMembers": workspaces_pb2.ListMembersRequest(),
+    "Workspaces/SetMember": workspaces_pb2.SetMemberRequest(user="nobody", role=VIEWER),
+    "Workspaces/RemoveMember": workspaces_pb2.RemoveMemberRequest(user="nobody"),
+    "Audit/QueryAudit": audit_pb2.QueryAuditRequest(),
+    "Audit/ExportAudit": audit_pb2.ExportAuditRequest(format="xml"),
+    "Audit/VerifyAudit": audit_pb2.VerifyAuditRequest(),
+}
+CALLERS = ["none", "viewer", "developer", "admin", "sysadmin", "api_key"]
+ADMITTED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
+REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+
+
+def _hub_services() -> dict[str, Any]:
+    modules = [auth_pb2, workspaces_pb2, audit_pb2, common_pb2]
+    return {name: s for m in modules for name, s in m.DESCRIPTOR.services_by_name.items()}
+
+
+def test_every_hub_method_in_the_protos_is_in_the_table() -> None:
+    methods = {f"/{s.full_name}/{m.name}" for s in _hub_services().values() for m in s.methods}
+    assert methods == set(PERMISSIONS)
+    assert {f"/modelfleet.v1.{name}" for name in EXPECTED} == set(PERMISSIONS)
+
+
+def _expected(method: str, caller: str, own: bool) -> bool:
+    kind, role, api_ok = EXPECTED[method]
+    if kind == PUBLIC:
+        return True
+    if caller == "none":
+        return False
+    if caller == "api_key" and not api_ok:
+        return False
+    if kind == SIGNED_IN:
+        return True
+    if kind == PEOPLE:
+        return caller != "api_key"
+    if kind == SYSADMIN:
+        return caller == "sysadmin"
+    if caller == "sysadmin":
+        return True
+    if not own:
+        return False
+    ranks = {"viewer": VIEWER, "developer": DEVELOPER, "admin": ADMIN, "api_key": DEVELOPER}
+    return ranks[caller] >= role
+
+
+def _invoke(hub: Hub, method: str, metadata: list[tuple[str, str]]) -> grpc.StatusCode:
+    service, name = method.split("/")
+    stub = {
+        "Auth": hub.auth,
+        "ApiKeys": hub.api_keys,
+        "Users": hub.users,
+        "Workspaces": hub.workspaces,
+        "Audit": hub.audit,
+    }[service]
+    rpc: Callable[..., Any] = getattr(stub, name)
+    try:
+        result = rpc(REQUESTS[method], metadata=metadata, timeout=20)
+        if method == "Audit/ExportAudit":
+            list(result)
+    except grpc.RpcError as exc:
+        return exc.code()  # type: ignore[no-any-return]
+    return grpc.StatusCode.OK
+
+
+def test_permission_matrix(hub: Hub) -> None:
+    own, foreign = "own-ws", "foreign-ws"
+    hub.add_workspace(own)
+    for name, role in (("viewer", VIEWER), ("developer", DEVELOPER), ("wsadmin", ADMIN)):
+        hub.add_user(name)
+        hub.set_member(own, name, role)
+    hub.add_user("outsider")
+    hub.add_workspace(foreign, hub.token("outsider", "password-123"))
+    key = hub.api_keys.CreateApiKey(
+        auth_pb2.CreateApiKeyRequest(name="ci", role=DEVELOPER), metadata=hub.admin_md(own)
+    )
+    tokens = {
+        "none": None,
+        "viewer": hub.token("viewer", "password-123"),
+        "developer": hub.token("developer", "password-123"),
+        "admin": hub.token("wsadmin", "password-123"),
+        "sysadmin": hub.token(),
+        "api_key": key.secret,
+    }
+    failures = []
+    for method in EXPECTED:
+        for caller in CALLERS:
+            for workspace, is_own in ((own, True), (foreign, False)):
+                denied_before = hub.audit_count(outcome="denied")
+                code = _invoke(hub, method, hub.md(tokens[caller], workspace))
+                allowed = _expected(method, caller, is_own)
+                if (allowed and code not in ADMITTED) or (not allowed and code not in REFUSED):
+                    failures.append(f"{method} {caller} {workspace}: {code.name}")
+                if not allowed and hub.audit_count(outcome="denied") != denied_before + 1:
+                    failures.append(f"{method} {caller} {workspace}: denial not audited")
+                if method == "Workspaces/ArchiveWorkspace" and code == grpc.StatusCode.OK:
+                    with hub.engine.begin() as conn:
+                        conn.execute(update(Workspace).values(archived=False))
+                    hub.state.authenticator.workspaces_changed()
+    assert not failures, "\n".join(failures)
