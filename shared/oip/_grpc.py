@@ -99,7 +99,8 @@ def encode_grpc_response(
 
 
 def _fill_typed(contents: pb.InferTensorContents, dt: Datatype, array: np.ndarray) -> None:
-    assert dt.contents_field is not None  # callers switch to raw for datatypes without one
+    if dt.contents_field is None:
+        raise TensorError(f"{dt.name} has no typed contents; send it raw")
     values = array.ravel().tolist()
     if dt.is_bytes:
         values = [v if isinstance(v, bytes) else str(v).encode() for v in values]

@@ -57,10 +57,28 @@ def decode_json_data(tensor: str, dt: Datatype, shape: tuple[int, ...], data: An
             f"{tensor}: shape {format_shape(shape)} needs {count} values, data has {array.size}"
         )
     if count and array.dtype.kind not in dt.json_kinds:
-        raise TensorError(f"{tensor}: expected {dt.name} values, got {_describe(array)}")
+        if dt.int_range is None or array.dtype.kind not in "fO":
+            raise TensorError(f"{tensor}: expected {dt.name} values, got {_describe(array)}")
+        # Integers beyond int64 make numpy fall back to floats or objects: check them exactly.
+        return _exact_integers(tensor, dt, data, shape)
     if array.dtype != dt.dtype and count and dt.int_range is not None:
         check_range(tensor, dt, array)
     return array.astype(dt.dtype, copy=False).reshape(shape)
+
+
+def _exact_integers(tensor: str, dt: Datatype, data: Any, shape: tuple[int, ...]) -> np.ndarray:
+    assert dt.int_range is not None
+    values = np.array(data, dtype=object).ravel().tolist()
+    if not all(type(v) is int for v in values):
+        got = "floats" if any(type(v) is float for v in values) else "non-integer values"
+        raise TensorError(f"{tensor}: expected {dt.name} values, got {got}")
+    low, high = min(values), max(values)
+    if low < dt.int_range[0] or high > dt.int_range[1]:
+        raise TensorError(
+            f"{tensor}: values [{low}, {high}] do not fit {dt.name} "
+            f"[{dt.int_range[0]}, {dt.int_range[1]}]"
+        )
+    return np.array(values, dtype=dt.dtype).reshape(shape)
 
 
 def _describe(array: np.ndarray) -> str:

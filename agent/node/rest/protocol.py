@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 JSON = b"application/json"
 _MAX_PIPELINED = 64
+#: an over-limit body is read and dropped up to this size before the connection is cut
+_MAX_DISCARD = 256 * 1024 * 1024
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
@@ -80,6 +82,8 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False
         #: answer to send once earlier pipelined requests are answered, then close
         self._final: Response | None = None
+        #: reading the rest of an over-limit body so the client can read our 413
+        self._discarding = 0
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
@@ -98,7 +102,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport = None
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing and not self._discarding:
             return
         try:
             self._parser.feed_data(data)
@@ -127,18 +131,25 @@ class HttpProtocol(asyncio.Protocol):
         declared = self._headers.get(b"content-length")
         limit = self._state.max_body_bytes
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            self._fail(413, f"body of {int(declared)} bytes is over the {limit} byte limit")
+            self._reject_body(f"body of {int(declared)} bytes is over the {limit} byte limit")
 
     def on_body(self, body: bytes) -> None:
+        if self._discarding:
+            self._discarding += len(body)
+            if self._discarding > _MAX_DISCARD and self._transport is not None:
+                self._transport.close()
+            return
         if self._closing:
             return
         self._size += len(body)
         if self._size > self._state.max_body_bytes:
-            self._fail(413, f"body is over the {self._state.max_body_bytes} byte limit")
+            self._reject_body(f"body is over the {self._state.max_body_bytes} byte limit")
             return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._discarding and self._transport is not None:
+            self._transport.close()
         if self._closing:
             return
         path = self._url.split(b"?", 1)[0]
@@ -211,7 +222,13 @@ class HttpProtocol(asyncio.Protocol):
         transport.write(b"".join(head))
         if not keep_alive:
             self._closing = True
-            transport.close()
+            if not self._discarding:
+                transport.close()
+
+    def _reject_body(self, message: str) -> None:
+        """413 now; read and drop the rest of the body so the client sees the answer."""
+        self._discarding = 1
+        self._fail(413, message)
 
     def _fail(self, status: int, message: str) -> None:
         """Answer a request that cannot be parsed or read (after the ones before it), close."""
