@@ -12,10 +12,12 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
+import tritonclient.http as httpclient
 from agentproc import Agent, AgentFactory
 from modelzoo import IDENTITY_IN, OFFSET, identity_name, offset_model, write_model
 from oip import rest_input
 
+from modelfleet.proto.inference import grpc_predict_v2_pb2 as pb
 from modelfleet.proto.v1 import agent_pb2
 
 pytestmark = pytest.mark.timeout(90)
@@ -101,7 +103,17 @@ def test_broken_model_is_reported_and_others_serve(tmp_path: Path, spawn: AgentF
     assert state == "FAILED" and reason
     assert "latest" in agent.stderr()
     assert agent.rest().get(f"/v2/models/{OFFSET}/ready").status == 200
+    # OIP REST signals "not ready" by the status code; Triton's client reads only that.
+    triton = httpclient.InferenceServerClient(url=f"127.0.0.1:{agent.http_port}")
+    assert triton.is_model_ready(OFFSET)
+    assert not triton.is_model_ready("broken")
     assert agent.rest().get("/v2/models/broken/ready").status != 200
+    try:
+        broken_ready = agent.oip().ModelReady(pb.ModelReadyRequest(name="broken"), timeout=10).ready
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    else:
+        assert not broken_ready
 
 
 def _ok_requests(snapshot: Any, model: str) -> int:

@@ -1,0 +1,219 @@
+"""Serving throughput and latency of the agent on the sample model; prints one JSON line.
+
+Measures, in one run: raw in-process ONNX Runtime single-row calls/s; agent REST OIP
+single-row req/s with p50/p99 at 16 connections (wrk); agent gRPC ModelInfer req/s at 16
+concurrent calls (grpc.aio clients in separate processes); REST req/s at 64 connections with
+dynamic batching on (--max-batch-size 64) and off (0); start-to-ready time and idle RSS.
+The load generators run on the same machine as the agent, so they compete for its cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from modelfleet.agent.node.sample import FEATURE_COUNT, write_sample_model
+
+ROOT = Path(__file__).resolve().parent.parent
+# The agent launcher of the serving tests: one way to start an agent and wait for it.
+sys.path.insert(0, str(ROOT / "tests" / "serving"))
+sys.path.insert(0, str(ROOT / "tests"))
+from agentproc import Agent, start_agent  # noqa: E402
+
+MODEL = "credit-risk"
+DURATION_S = 10
+WARMUP_S = 2
+ROW = np.random.default_rng(1).normal(size=(1, FEATURE_COUNT)).astype(np.float32)
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"errors\\": %%d, " ..
+    "\\"non2xx\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian's packages, installed on first use."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, capture_output=True
+    )
+    return shutil.which("wrk") or "wrk"
+
+
+def ort_calls_per_second(model_path: Path) -> float:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    feed = {"input": ROW}
+    for _ in range(1000):
+        session.run(None, feed)
+    calls, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < 3:
+        for _ in range(1000):
+            session.run(None, feed)
+        calls += 1000
+    return calls / elapsed
+
+
+def wrk(binary: str, agent: Agent, connections: int, workdir: Path) -> dict[str, Any]:
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, FEATURE_COUNT],
+                        "data": ROW.reshape(-1).tolist()}]}  # fmt: skip
+    script = workdir / "post.lua"
+    script.write_text(WRK_SCRIPT % json.dumps(body))
+    url = f"http://127.0.0.1:{agent.http_port}/v2/models/{MODEL}/infer"
+    base = [binary, "-t2", f"-c{connections}", "-s", str(script), url]
+    subprocess.run([*base[:3], f"-d{WARMUP_S}s", *base[3:]], check=True, capture_output=True)
+    out = subprocess.run([*base[:3], f"-d{DURATION_S}s", *base[3:]], check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    match = re.search(r"^RESULT (.*)$", out, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    result: dict[str, Any] = json.loads(match.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def _grpc_client(port: int, concurrency: int, start_at: float, stop_at: float, out: Any) -> None:
+    """One load process: `concurrency` ModelInfer loops, counting completions in the window."""
+    import grpc
+
+    from modelfleet.proto.inference import grpc_predict_v2_pb2 as pb
+    from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    request = pb.ModelInferRequest(model_name=MODEL)
+    request.inputs.add(name="input", datatype="FP32", shape=[1, FEATURE_COUNT])
+    request.raw_input_contents.append(ROW.tobytes())
+
+    async def run() -> tuple[int, int]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            counted, errors = 0, 0
+
+            async def loop() -> None:
+                nonlocal counted, errors
+                while (now := time.time()) < stop_at:
+                    try:
+                        await stub.ModelInfer(request, timeout=10)
+                    except grpc.RpcError:
+                        errors += 1
+                    if now >= start_at:
+                        counted += 1
+
+            await asyncio.gather(*(loop() for _ in range(concurrency)))
+            return counted, errors
+
+    out.put(asyncio.run(run()))
+
+
+def grpc_rps(agent: Agent, concurrency: int, processes: int = 2) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.time() + WARMUP_S + 2  # spawned interpreters need a moment to import
+    stop_at = start_at + DURATION_S
+    workers = [
+        ctx.Process(target=_grpc_client,
+                    args=(agent.grpc_port, concurrency // processes, start_at, stop_at, queue))
+        for _ in range(processes)
+    ]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=DURATION_S + 60) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return {
+        "rps": sum(r[0] for r in results) / DURATION_S,
+        "errors": float(sum(r[1] for r in results)),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def models_without_batching_config(root: Path) -> Path:
+    """The sample model with the batching block dropped, so the CLI flags decide."""
+    version_dir = write_sample_model(root)
+    config_path = version_dir / "modelfleet.json"
+    config = json.loads(config_path.read_text())
+    config.pop("batching", None)
+    config_path.write_text(json.dumps(config))
+    return root
+
+
+def main() -> int:
+    wrk_binary = ensure_wrk()
+    result: dict[str, Any] = {
+        "benchmark": "serving",
+        "date": dt.date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "model": f"{MODEL} (StandardScaler + LogisticRegression, {FEATURE_COUNT} FP32 features)",
+        "duration_s": DURATION_S,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        work = Path(tmp)
+        models = models_without_batching_config(work / "models")
+        result["ort_inprocess_calls_per_s"] = round(
+            ort_calls_per_second(models / MODEL / "1" / "model.onnx")
+        )
+
+        started = time.perf_counter()
+        agent = start_agent(models, work / "on", "--max-batch-size", "64", "--log-level", "warning")
+        result["start_to_ready_s"] = round(time.perf_counter() - started, 3)
+        try:
+            time.sleep(1)
+            result["idle_rss_mb"] = round(rss_mb(agent.proc.pid), 1)
+            rest = wrk(wrk_binary, agent, 16, work)
+            result["rest_rps_c16"] = round(rest["rps"])
+            result["rest_p50_ms"] = round(rest["p50_us"] / 1000, 3)
+            result["rest_p99_ms"] = round(rest["p99_us"] / 1000, 3)
+            result["rest_errors_c16"] = rest["errors"] + rest["non2xx"]
+            grpc_result = grpc_rps(agent, 16)
+            result["grpc_rps_c16"] = round(grpc_result["rps"])
+            result["grpc_errors_c16"] = int(grpc_result["errors"])
+            batched = wrk(wrk_binary, agent, 64, work)
+        finally:
+            agent.stop()
+        agent = start_agent(models, work / "off", "--max-batch-size", "0", "--log-level", "warning")
+        try:
+            unbatched = wrk(wrk_binary, agent, 64, work)
+        finally:
+            agent.stop()
+    result["rest_rps_c64_batching_on"] = round(batched["rps"])
+    result["rest_rps_c64_batching_off"] = round(unbatched["rps"])
+    result["rest_errors_c64"] = sum(r["errors"] + r["non2xx"] for r in (batched, unbatched))
+    result["batching_speedup_c64"] = round(batched["rps"] / max(unbatched["rps"], 1e-9), 2)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
