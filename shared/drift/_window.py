@@ -93,35 +93,40 @@ class DriftWindow:
         plan = self.plan
         plan.layout.accumulate(x, self.slot_counts)
         finite = np.isfinite(x)
-        all_finite = bool(finite.all())
-        count = np.full(x.shape[0], x.shape[1]) if all_finite else finite.sum(axis=1)
-        clean = x if all_finite else np.where(finite, x, np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            batch_mean = (x.sum(axis=1) if all_finite else np.nansum(clean, axis=1)) / count
-            centred = clean - batch_mean[:, None]
+        if finite.all():
+            clean = x
+            count = np.full(x.shape[0], x.shape[1])
+            batch_mean = x.sum(axis=1) / x.shape[1]
+            centred = x - batch_mean[:, None]
             centred *= centred
-            batch_m2 = centred.sum(axis=1) if all_finite else np.nansum(centred, axis=1)
-            # Chan et al.'s pairwise merge keeps mean/M2 exact without storing values.
-            total = self.valid + count
-            delta = batch_mean - self.mean
-            has = count > 0
-            self.mean = np.where(has, self.mean + delta * count / total, self.mean)
-            merged = self.m2 + batch_m2 + delta**2 * self.valid * count / total
-            self.m2 = np.where(has, merged, self.m2)
-        self.valid = total
-        if all_finite:
+            batch_m2 = centred.sum(axis=1)
             batch_min, batch_max = x.min(axis=1), x.max(axis=1)
         else:
+            clean = np.where(finite, x, np.nan)
+            count = finite.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                batch_mean = np.nansum(clean, axis=1) / count
+            centred = clean - batch_mean[:, None]
+            centred *= centred
+            batch_m2 = np.nansum(centred, axis=1)
             batch_min = np.where(finite, x, np.inf).min(axis=1)
             batch_max = np.where(finite, x, -np.inf).max(axis=1)
+        # Chan et al.'s pairwise merge keeps mean/M2 exact without storing values.
+        total = self.valid + count
+        has = count > 0
+        weight = np.divide(count, total, out=np.zeros(total.shape), where=has)
+        delta = np.where(has, batch_mean - self.mean, 0.0)
+        self.mean += delta * weight
+        self.m2 += np.where(has, batch_m2, 0.0) + delta * delta * self.valid * weight
+        self.valid = total
         np.minimum(self.minimum, batch_min, out=self.minimum)
         np.maximum(self.maximum, batch_max, out=self.maximum)
         lo, hi = plan.layout.lo, plan.layout.hi
         # Out-of-range values are rare; only then pay for their exact distance sums.
-        if np.any(batch_min < lo):
+        if (batch_min < lo).any():
             gap = lo[:, None] - clean
             self.below_distance += np.where(gap > 0, gap, 0.0).sum(axis=1)
-        if np.any(batch_max > hi):
+        if (batch_max > hi).any():
             gap = clean - hi[:, None]
             self.above_distance += np.where(gap > 0, gap, 0.0).sum(axis=1)
         if plan.low_index.size:
