@@ -127,12 +127,14 @@ class InferenceService:
         future: asyncio.Future[list[np.ndarray]],
     ) -> None:
         timer.cancel()
-        error = None if future.cancelled() else future.exception()
+        error = asyncio.CancelledError() if future.cancelled() else future.exception()
         self._account(mv, started, error)
 
     def _account(self, mv: ModelVersion, started: float, error: BaseException | None) -> None:
         if error is None:
             status = "ok"
+        elif isinstance(error, asyncio.CancelledError):
+            status = "cancelled"
         else:
             mapped = as_serving_error(error)
             status = mapped.status

@@ -114,6 +114,10 @@ class Agent:
             loop.add_signal_handler(signum, self.request_stop)
 
     def request_stop(self) -> None:
+        # Flip readiness here, not when `serve` resumes: probes must see 503 at once.
+        self._ready = False
+        self.service.draining = True
+        self._http_state.closing = True
         self._stop.set()
 
     async def serve(self, on_ready: Callable[[Agent], None] | None = None) -> None:

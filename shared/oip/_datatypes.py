@@ -103,10 +103,20 @@ def datatype_of(array: np.ndarray) -> str:
     return name
 
 
+#: no real tensor gets near this; it keeps numpy's size arithmetic from overflowing
+MAX_DIM = 2**40
+
+
 def check_shape(shape: object, tensor: str) -> tuple[int, ...]:
     """Validate a declared shape: a list of non-negative integers."""
-    if not isinstance(shape, list | tuple) or not all(type(d) is int and d >= 0 for d in shape):
-        raise TensorError(f"{tensor}: shape must be a list of non-negative integers, got {shape!r}")
+    if not isinstance(shape, list | tuple) or not all(
+        type(d) is int and 0 <= d <= MAX_DIM for d in shape
+    ):
+        raise TensorError(
+            f"{tensor}: shape must be a list of integers in [0, {MAX_DIM}], got {shape!r}"
+        )
+    if math.prod(d for d in shape if d) > MAX_DIM:
+        raise TensorError(f"{tensor}: shape {list(shape)} is too large")
     return tuple(shape)
 
 

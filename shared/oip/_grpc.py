@@ -63,6 +63,8 @@ def decode_grpc_request(request: pb.ModelInferRequest) -> DecodedRequest:
         label = f"input '{tensor.name}'"
         if tensor.name in inputs:
             raise TensorError(f"duplicate {label}")
+        if raw and tensor.HasField("contents") and tensor.contents.ByteSize():
+            raise TensorError(f"{label}: has typed contents while the request uses raw contents")
         dt = datatype(tensor.datatype, label)
         shape = check_shape(list(tensor.shape), label)
         if raw:

@@ -89,7 +89,9 @@ class RestApi:
             return self._infer(request, name, version)
         if rest == ["ready"]:
             _check_method(request, "GET")
-            return Response(200, dumps({"name": name, "ready": self._model_ready(name, version)}))
+            ready = self._model_ready(name, version)
+            # Clients (Triton's among them) read readiness from the status code alone.
+            return Response(200 if ready else 503, dumps({"name": name, "ready": ready}))
         raise NotFound(f"no route for {request.path!r}")
 
     def _model_ready(self, name: str, version: str | None) -> bool:

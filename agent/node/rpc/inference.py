@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -77,7 +78,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 started,
                 _budget(context.time_remaining(), self._service.limits.request_timeout_s),
             )
-            await call.future
+            # Shielded: if gRPC cancels this handler at the client's deadline, the request
+            # still ends through its own deadline timer and is counted as such.
+            await asyncio.shield(call.future)
             mv, decoded = call.mv, call.request
             return encode_grpc_response(
                 mv.name, mv.version, decoded.id, call.outputs(), raw=decoded.binary_all
