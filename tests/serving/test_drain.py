@@ -51,12 +51,16 @@ def test_sigterm_finishes_in_flight_requests(tmp_path: Path, spawn: AgentFactory
     threads = [threading.Thread(target=f) for f in (rest_call, rest_call, rest_call, grpc_call)]
     for thread in threads:
         thread.start()
-    agent.wait_in_flight(SLOW, at_least=1)
+    agent.wait_in_flight(SLOW, at_least=len(threads))
     signalled = time.monotonic()
     agent.proc.send_signal(signal.SIGTERM)
-    assert len(results) < len(threads), "requests finished before the signal; nothing to drain"
-
-    assert refused_or_status(agent.http_port, "GET", "/v2/health/ready") in (503, "refused")
+    # The signal is handled asynchronously: give the agent a moment to flip readiness, but it
+    # must do so while the admitted requests are still running.
+    while (ready := refused_or_status(agent.http_port, "GET", "/v2/health/ready")) == 200:
+        assert time.monotonic() - signalled < 2, "still ready 2 s after SIGTERM"
+        time.sleep(0.01)
+    assert ready in (503, "refused")
+    assert len(results) < len(threads), "readiness flipped only after the in-flight work ended"
     assert refused_or_status(agent.http_port, "POST", path, body) in (503, "refused")
 
     for thread in threads:
