@@ -70,14 +70,14 @@ def ensure_wrk() -> str:
 def ort_calls_per_second(model_path: Path) -> float:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    ort_model = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     feed = {"input": ROW}
     for _ in range(1000):
-        session.run(None, feed)
+        ort_model.run(None, feed)
     calls, started = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - started) < 3:
         for _ in range(1000):
-            session.run(None, feed)
+            ort_model.run(None, feed)
         calls += 1000
     return calls / elapsed
 

@@ -235,8 +235,8 @@ def test_two_inputs_and_fixed_batch(agent: Agent) -> None:
 def test_sample_model_matches_onnxruntime(agent: Agent, zoo: Path) -> None:
     rng = np.random.default_rng(7)
     x = rng.normal(size=(16, SAMPLE_FEATURES)).astype(np.float32)
-    session = ort.InferenceSession(str(zoo / SAMPLE / "1" / "model.onnx"))
-    label, probabilities = session.run(["label", "probabilities"], {"input": x})
+    ort_model = ort.InferenceSession(str(zoo / SAMPLE / "1" / "model.onnx"))
+    label, probabilities = ort_model.run(["label", "probabilities"], {"input": x})
     resp = agent.rest().post(
         f"/v2/models/{SAMPLE}/infer", {"inputs": [rest_input("input", x, "FP32")]}
     )
