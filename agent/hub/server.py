@@ -14,14 +14,22 @@ import orjson
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.interceptor import AccessInterceptor
 from modelfleet.agent.hub.datadir import HubPaths
+from modelfleet.agent.hub.services.artifacts import ArtifactsServicer
 from modelfleet.agent.hub.services.audit import AuditServicer
 from modelfleet.agent.hub.services.auth import ApiKeysServicer, AuthServicer
+from modelfleet.agent.hub.services.registry import RegistryServicer
 from modelfleet.agent.hub.services.users import UsersServicer
 from modelfleet.agent.hub.services.workspaces import WorkspacesServicer
 from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.agent.hub.state import HubState
 from modelfleet.paths import write_private_file
-from modelfleet.proto.v1 import audit_pb2_grpc, auth_pb2_grpc, workspaces_pb2_grpc
+from modelfleet.proto.v1 import (
+    artifacts_pb2_grpc,
+    audit_pb2_grpc,
+    auth_pb2_grpc,
+    registry_pb2_grpc,
+    workspaces_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +40,16 @@ def build_server(hub: HubState) -> grpc.aio.Server:
     """A server with every hub servicer behind the access interceptor (no port bound yet)."""
     server = grpc.aio.server(
         interceptors=[AccessInterceptor(hub.db, hub.authenticator)],
-        options=[("grpc.so_reuseport", 0)],
+        # Room for a model version's reference profile; artifact chunks are bounded lower.
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
     )
     auth_pb2_grpc.add_AuthServicer_to_server(AuthServicer(hub), server)
     auth_pb2_grpc.add_ApiKeysServicer_to_server(ApiKeysServicer(hub), server)
     workspaces_pb2_grpc.add_UsersServicer_to_server(UsersServicer(hub), server)
     workspaces_pb2_grpc.add_WorkspacesServicer_to_server(WorkspacesServicer(hub), server)
     audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(hub), server)
+    artifacts_pb2_grpc.add_ArtifactsServicer_to_server(ArtifactsServicer(hub), server)
+    registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(hub), server)
     return server
 
 

@@ -10,6 +10,7 @@ from modelfleet._version import __version__
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.authenticate import Authenticator
 from modelfleet.agent.hub.access.throttle import LoginThrottle
+from modelfleet.agent.hub.blobs import BlobStore, LocalBlobStore, load_keyring
 from modelfleet.agent.hub.datadir import DataDirError, HubPaths, load_config
 from modelfleet.agent.hub.db import Database, current_revision, head_revision, make_engine
 from modelfleet.agent.hub.passwords import Passwords
@@ -30,6 +31,9 @@ class HubState:
     ca_pem: bytes
     ca_fingerprint: str
     version: str = __version__
+    # Artifact bytes, and the key that signs model manifests (the hub's Ed25519 key).
+    blobs: BlobStore | None = None
+    manifest_key: Ed25519PrivateKey | None = None
 
     @classmethod
     def build(
@@ -38,6 +42,7 @@ class HubState:
         signing_key: Ed25519PrivateKey,
         ca_pem: bytes,
         settings: HubSettings | None = None,
+        blobs: BlobStore | None = None,
     ) -> HubState:
         s = settings or HubSettings()
         public = signing_key.public_key()
@@ -52,6 +57,8 @@ class HubState:
             verifier=verifier,
             ca_pem=ca_pem,
             ca_fingerprint=pki.fingerprint(ca_pem),
+            blobs=blobs,
+            manifest_key=signing_key,
         )
 
     @classmethod
@@ -67,4 +74,5 @@ class HubState:
             pki.load_signing_key(paths.signing_key),
             paths.ca_cert.read_bytes(),
             settings,
+            LocalBlobStore(paths.blobs, load_keyring(paths.blob_keyring)),
         )

@@ -16,7 +16,16 @@ from sqlalchemy import update
 
 from modelfleet.agent.hub.access.permissions import PERMISSIONS
 from modelfleet.agent.hub.db import Workspace
-from modelfleet.proto.v1 import audit_pb2, auth_pb2, common_pb2, workspaces_pb2
+from modelfleet.proto.v1 import (
+    artifacts_pb2,
+    artifacts_pb2_grpc,
+    audit_pb2,
+    auth_pb2,
+    common_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+    workspaces_pb2,
+)
 from tests.hub.conftest import ADMIN, DEVELOPER, VIEWER, Hub
 
 # The expected access, written out independently of the table under test.
@@ -49,6 +58,24 @@ EXPECTED: dict[str, tuple[str, int, bool]] = {
     "Audit/QueryAudit": ("ws", ADMIN, True),
     "Audit/ExportAudit": ("ws", ADMIN, True),
     "Audit/VerifyAudit": (SYSADMIN, 0, False),
+    "Artifacts/StartUpload": ("ws", DEVELOPER, True),
+    "Artifacts/Upload": ("ws", DEVELOPER, True),
+    "Artifacts/Download": ("ws", VIEWER, True),
+    "Artifacts/StatArtifact": ("ws", VIEWER, True),
+    "Registry/CreateModel": ("ws", DEVELOPER, True),
+    "Registry/GetModel": ("ws", VIEWER, True),
+    "Registry/ListModels": ("ws", VIEWER, True),
+    "Registry/UpdateModel": ("ws", DEVELOPER, True),
+    "Registry/ArchiveModel": ("ws", ADMIN, True),
+    "Registry/CreateVersion": ("ws", DEVELOPER, True),
+    "Registry/GetVersion": ("ws", VIEWER, True),
+    "Registry/ListVersions": ("ws", VIEWER, True),
+    "Registry/UpdateVersion": ("ws", DEVELOPER, True),
+    "Registry/ArchiveVersion": ("ws", ADMIN, True),
+    "Registry/SetAlias": ("ws", DEVELOPER, True),
+    "Registry/DeleteAlias": ("ws", DEVELOPER, True),
+    "Registry/AddComment": ("ws", VIEWER, True),
+    "Registry/ListComments": ("ws", VIEWER, True),
 }
 
 # Requests that pass any check a servicer makes after admission without changing anything
@@ -80,6 +107,24 @@ REQUESTS: dict[str, Message] = {
     "Audit/QueryAudit": audit_pb2.QueryAuditRequest(),
     "Audit/ExportAudit": audit_pb2.ExportAuditRequest(format="xml"),
     "Audit/VerifyAudit": audit_pb2.VerifyAuditRequest(),
+    "Artifacts/StartUpload": artifacts_pb2.StartUploadRequest(),
+    "Artifacts/Upload": artifacts_pb2.UploadChunk(upload_id="0" * 32),
+    "Artifacts/Download": artifacts_pb2.DownloadRequest(sha256="0" * 64),
+    "Artifacts/StatArtifact": artifacts_pb2.StatArtifactRequest(sha256="0" * 64),
+    "Registry/CreateModel": registry_pb2.CreateModelRequest(),
+    "Registry/GetModel": registry_pb2.GetModelRequest(name="nothing"),
+    "Registry/ListModels": registry_pb2.ListRegisteredModelsRequest(),
+    "Registry/UpdateModel": registry_pb2.UpdateModelRequest(name="nothing"),
+    "Registry/ArchiveModel": registry_pb2.ArchiveModelRequest(name="nothing"),
+    "Registry/CreateVersion": registry_pb2.CreateVersionRequest(model_name="nothing"),
+    "Registry/GetVersion": registry_pb2.GetVersionRequest(model_name="nothing", version=1),
+    "Registry/ListVersions": registry_pb2.ListVersionsRequest(model_name="nothing"),
+    "Registry/UpdateVersion": registry_pb2.UpdateVersionRequest(model_name="nothing"),
+    "Registry/ArchiveVersion": registry_pb2.ArchiveVersionRequest(model_name="nothing"),
+    "Registry/SetAlias": registry_pb2.SetAliasRequest(model_name="nothing", alias="staging"),
+    "Registry/DeleteAlias": registry_pb2.DeleteAliasRequest(model_name="nothing", alias="x"),
+    "Registry/AddComment": registry_pb2.AddCommentRequest(model_name="nothing", body="hi"),
+    "Registry/ListComments": registry_pb2.ListCommentsRequest(model_name="nothing"),
 }
 CALLERS = ["none", "viewer", "developer", "admin", "sysadmin", "api_key"]
 ADMITTED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
@@ -87,7 +132,7 @@ REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 
 
 def _hub_services() -> dict[str, Any]:
-    modules = [auth_pb2, workspaces_pb2, audit_pb2, common_pb2]
+    modules = [auth_pb2, workspaces_pb2, audit_pb2, common_pb2, artifacts_pb2, registry_pb2]
     return {name: s for m in modules for name, s in m.DESCRIPTOR.services_by_name.items()}
 
 
@@ -127,11 +172,16 @@ def _invoke(hub: Hub, method: str, metadata: list[tuple[str, str]]) -> grpc.Stat
         "Users": hub.users,
         "Workspaces": hub.workspaces,
         "Audit": hub.audit,
+        "Artifacts": artifacts_pb2_grpc.ArtifactsStub(hub.channel),
+        "Registry": registry_pb2_grpc.RegistryStub(hub.channel),
     }[service]
     rpc: Callable[..., Any] = getattr(stub, name)
+    request: Any = REQUESTS[method]
+    if method == "Artifacts/Upload":
+        request = iter([request])
     try:
-        result = rpc(REQUESTS[method], metadata=metadata, timeout=20)
-        if method == "Audit/ExportAudit":
+        result = rpc(request, metadata=metadata, timeout=20)
+        if method in ("Audit/ExportAudit", "Artifacts/Download"):
             list(result)
     except grpc.RpcError as exc:
         return exc.code()  # type: ignore[no-any-return]

@@ -69,8 +69,9 @@ class AccessInterceptor(_InterceptorBase):
         method: str = details.method
         permission = self._permissions.get(method)
         metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
-        if handler.unary_unary is not None:
-            inner = handler.unary_unary
+        if handler.unary_unary is not None or handler.stream_unary is not None:
+            # A client stream's request iterator passes through like a unary request.
+            inner = handler.unary_unary or handler.stream_unary
 
             async def unary(request: Any, context: Context) -> Any:
                 call = await self._admit(method, permission, metadata, context)
@@ -81,9 +82,12 @@ class AccessInterceptor(_InterceptorBase):
                 finally:
                     token.var.reset(token)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
+            make = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary is not None
+                else grpc.stream_unary_rpc_method_handler
             )
+            return make(unary, handler.request_deserializer, handler.response_serializer)
         if handler.unary_stream is not None:
             inner_stream = handler.unary_stream
 
@@ -100,7 +104,7 @@ class AccessInterceptor(_InterceptorBase):
             return grpc.unary_stream_rpc_method_handler(
                 stream, handler.request_deserializer, handler.response_serializer
             )
-        # Client- and bidi-streaming hub methods do not exist yet; refuse rather than pass.
+        # Bidi-streaming hub methods do not exist yet; refuse rather than pass.
         log.error("[%s] streaming kind not supported by the interceptor", method)
         return _refusal(method)
 

@@ -109,6 +109,28 @@ PERMISSIONS: dict[str, Permission] = {
         Role.ADMIN, header=WorkspaceHeader.OPTIONAL, audited=True
     ),
     f"{_V1}Audit/VerifyAudit": _system_admin(),
+    f"{_V1}Artifacts/StartUpload": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Artifacts/Upload": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Artifacts/Download": _in_workspace(Role.VIEWER),
+    f"{_V1}Artifacts/StatArtifact": _in_workspace(Role.VIEWER),
+    f"{_V1}Registry/CreateModel": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Registry/GetModel": _in_workspace(Role.VIEWER),
+    f"{_V1}Registry/ListModels": _in_workspace(Role.VIEWER),
+    f"{_V1}Registry/UpdateModel": _in_workspace(Role.DEVELOPER, mutating=True),
+    # Archiving hides a model or version from deployment choices: workspace admins only.
+    f"{_V1}Registry/ArchiveModel": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Registry/CreateVersion": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Registry/GetVersion": _in_workspace(Role.VIEWER),
+    f"{_V1}Registry/ListVersions": _in_workspace(Role.VIEWER),
+    f"{_V1}Registry/UpdateVersion": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Registry/ArchiveVersion": _in_workspace(Role.ADMIN, mutating=True),
+    # Developers move their own aliases; the servicer asks ADMIN for the production ones
+    # (`registry.PROTECTED_ALIASES`), which is what deployments follow.
+    f"{_V1}Registry/SetAlias": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Registry/DeleteAlias": _in_workspace(Role.DEVELOPER, mutating=True),
+    # Reviewers with read access take part in the discussion of a model.
+    f"{_V1}Registry/AddComment": _in_workspace(Role.VIEWER, mutating=True),
+    f"{_V1}Registry/ListComments": _in_workspace(Role.VIEWER),
 }
 
 

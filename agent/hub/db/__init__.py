@@ -14,17 +14,33 @@ from modelfleet.agent.hub.db.models import (
     new_id,
     utcnow,
 )
+from modelfleet.agent.hub.db.registry_models import (
+    ArtifactUpload,
+    ModelAlias,
+    ModelTag,
+    ModelVersion,
+    RegisteredModel,
+    RegistryComment,
+    WorkspaceArtifact,
+)
 
 __all__ = [
     "ApiKey",
+    "ArtifactUpload",
     "AuditEvent",
     "AuditHead",
     "Base",
     "Database",
     "Membership",
+    "ModelAlias",
+    "ModelTag",
+    "ModelVersion",
     "RefreshToken",
+    "RegisteredModel",
+    "RegistryComment",
     "User",
     "Workspace",
+    "WorkspaceArtifact",
     "current_revision",
     "downgrade",
     "head_revision",

@@ -1,0 +1,1 @@
+"""The model registry and artifact store on the hub: queries, ONNX checks, lineage, conversion."""
