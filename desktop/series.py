@@ -57,3 +57,20 @@ class RingBuffer:
     def column(self, index: int) -> FloatArray:
         column: FloatArray = self.columns()[index]
         return column
+
+
+def peak_envelope(columns: FloatArray, max_points: int) -> FloatArray:
+    """Columns (first one time) reduced to <= `max_points` samples keeping each bucket's
+    minimum and maximum, so spikes survive (pyqtgraph's "peak" downsampling, done once)."""
+    n = columns.shape[1]
+    if n <= max_points:
+        return columns.copy()
+    size = -(-2 * n // max_points)  # two output points per bucket
+    buckets = n // size
+    body = columns[:, : buckets * size].reshape(columns.shape[0], buckets, size)
+    out = np.empty((columns.shape[0], 2 * buckets))
+    out[0] = np.repeat(body[0, :, 0], 2)
+    out[1:, 0::2] = body[1:].min(axis=2)
+    out[1:, 1::2] = body[1:].max(axis=2)
+    tail = columns[:, buckets * size :]
+    return np.concatenate([out, tail], axis=1)

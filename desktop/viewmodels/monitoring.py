@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from modelfleet.desktop.series import COLUMNS, TIME, FloatArray, RingBuffer
+from modelfleet.desktop.series import COLUMNS, TIME, FloatArray, RingBuffer, peak_envelope
 from modelfleet.desktop.services.cancel import CancelToken
 from modelfleet.desktop.services.metrics import (
     AgentEndpoint,
@@ -22,8 +22,11 @@ from modelfleet.desktop.services.metrics import (
 )
 from modelfleet.desktop.workers import StreamWorker, WorkerSlot
 
-# One hour at 10 snapshots a second per series, before any history is merged in.
+# One hour at 10 snapshots a second per series.
 DEFAULT_CAPACITY = 36_000
+# Stored history is charted as a min/max envelope of at most this many points per curve, so
+# a million stored samples cost the GUI thread no more than the live hour does.
+HISTORY_DISPLAY_POINTS = 8_000
 DEFAULT_INTERVAL_MS = 1000
 
 WatchFn = Callable[[CancelToken], Iterator[WatchEvent]]
@@ -41,11 +44,17 @@ class SeriesKey:
 
 
 class LiveSeries:
-    """Samples of one series plus the latest totals; `revision` grows on every change."""
+    """Samples of one series plus the latest totals; `revision` grows on every change.
+
+    Live samples go to a ring buffer; stored history merged in front of them is kept apart
+    as a peak envelope (`history_display`), since it no longer changes.
+    """
 
     def __init__(self, key: SeriesKey, capacity: int) -> None:
         self.key = key
         self.buffer = RingBuffer(capacity, COLUMNS)
+        self.history_display: FloatArray = np.empty((COLUMNS, 0))
+        self.history_points = 0
         self.revision = 0
         self.latest: ModelMetrics | None = None
 
@@ -69,8 +78,7 @@ class LiveSeries:
 
     def merge_history(self, history: MetricsSeries) -> None:
         """Put stored samples older than the live ones in front of them."""
-        live = self.buffer.columns().T
-        rows: FloatArray = np.column_stack(
+        columns: FloatArray = np.vstack(
             [
                 history.time,
                 history.throughput,
@@ -80,13 +88,19 @@ class LiveSeries:
                 history.errors,
             ]
         ).astype(np.float64)
-        if len(live):
-            rows = rows[rows[:, TIME] < live[0, TIME]]
-        merged = RingBuffer(len(rows) + self.buffer.capacity, COLUMNS)
-        merged.extend(rows)
-        merged.extend(live.copy())
-        self.buffer = merged
+        live = self.buffer.columns()
+        if live.shape[1]:
+            columns = columns[:, columns[TIME] < live[TIME, 0]]
+        self.history_points = columns.shape[1]
+        self.history_display = peak_envelope(columns, HISTORY_DISPLAY_POINTS)
         self.revision += 1
+
+    def display(self) -> FloatArray:
+        """Columns to chart: the history envelope, then every live sample."""
+        live = self.buffer.columns()
+        if not self.history_display.shape[1]:
+            return live
+        return np.concatenate([self.history_display, live], axis=1)
 
 
 class MonitoringViewModel(QObject):
@@ -110,7 +124,7 @@ class MonitoringViewModel(QObject):
         self._streams: dict[str, WorkerSlot] = {}
         self.agent_states: dict[str, tuple[str, str]] = {}
 
-    def keys(self) -> list[SeriesKey]:
+    def series_keys(self) -> list[SeriesKey]:
         return list(self._series)
 
     def series(self, key: SeriesKey) -> LiveSeries:

@@ -34,7 +34,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class SeriesTableModel(QAbstractTableModel):
-    """Rows follow `MonitoringViewModel.keys()`; `refresh()` repaints the figures."""
+    """Rows follow `MonitoringViewModel.series_keys()`; `refresh()` repaints the figures."""
 
     shownChanged = Signal(object, bool)  # SeriesKey, shown
 
@@ -44,7 +44,7 @@ class SeriesTableModel(QAbstractTableModel):
         self._keys: list[SeriesKey] = []
         self.shown: set[SeriesKey] = set()
         monitoring.seriesAdded.connect(self._on_series_added)
-        for key in monitoring.keys():  # noqa: SIM118 (a view-model method, not a dict)
+        for key in monitoring.series_keys():
             self._on_series_added(key)
 
     def key_at(self, row: int) -> SeriesKey:

@@ -6,18 +6,15 @@ from collections.abc import Hashable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from modelfleet.desktop.series import FloatArray
 
-# Line styles that tell percentiles apart when one colour is one series.
-STYLES = {
-    "solid": Qt.PenStyle.SolidLine,
-    "dash": Qt.PenStyle.DashLine,
-    "dot": Qt.PenStyle.DotLine,
-}
+# Shades that tell percentiles apart when one colour is one series. Dashed or wide pens
+# make Qt stroke the path, which costs ~100x more on dense curves: all pens are solid, 1 px.
+SHADES = {"full": 100, "light": 150, "lighter": 190}
 
 pg.setConfigOptions(antialias=False, useNumba=False)
 
@@ -44,12 +41,17 @@ class LiveChart(pg.PlotWidget):  # type: ignore[misc]
         self._apply_palette()
 
     def curve(
-        self, ident: Hashable, name: str | None, color: str, style: str = "solid"
+        self, ident: Hashable, name: str | None, color: str, shade: str = "full"
     ) -> pg.PlotDataItem:
         """The curve for `ident`, created on first use and kept for the chart's lifetime."""
         item = self._curves.get(ident)
         if item is None:
-            pen = pg.mkPen(QColor(color), width=1.5, style=STYLES[style])
+            qcolor = QColor(color)
+            if self.palette().base().color().lightness() < 128:
+                qcolor = qcolor.darker(SHADES[shade])  # on dark backgrounds fade towards it
+            else:
+                qcolor = qcolor.lighter(SHADES[shade])
+            pen = pg.mkPen(qcolor, width=1)
             item = self.getPlotItem().plot(
                 name=name,
                 pen=pen,
@@ -71,6 +73,10 @@ class LiveChart(pg.PlotWidget):  # type: ignore[misc]
 
     def set_data(self, ident: Hashable, x: FloatArray, y: FloatArray) -> None:
         self._curves[ident].setData(x, y)
+
+    def hide_time_axis(self) -> None:
+        """For charts stacked above one that shows the (shared) time axis."""
+        self.getPlotItem().hideAxis("bottom")
 
     def follow(self, end: float, window_s: float | None, start: float | None = None) -> None:
         """Show `[end - window_s, end]`, or everything from `start` when `window_s` is None."""

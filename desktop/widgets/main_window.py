@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -75,7 +74,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(SPACING, SPACING * 2, SPACING, SPACING)
         layout.setSpacing(2)
         layout.addWidget(styled_label("modelfleet", "AppTitle"))
-        self.nav_group = QButtonGroup(self)
+        self.nav_group = QActionGroup(self)
         self.nav_group.setExclusive(True)
         self.nav_actions: list[QAction] = []
         for index, spec in enumerate(self.shell.pages):
@@ -85,6 +84,7 @@ class MainWindow(QMainWindow):
             hint = f" ({shortcut.toString()})" if index < 9 else ""
             action.setToolTip(f"{spec.title}: {spec.summary}{hint}")
             action.setCheckable(True)
+            self.nav_group.addAction(action)
             action.triggered.connect(lambda _=False, i=index: self.shell.select(i))
             self.addAction(action)  # shortcuts work wherever the focus is in the window
             self.nav_actions.append(action)
@@ -92,7 +92,6 @@ class MainWindow(QMainWindow):
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            self.nav_group.addButton(button, index)
             layout.addWidget(button)
         layout.addStretch(1)
         return rail
@@ -114,8 +113,7 @@ class MainWindow(QMainWindow):
 
     def _show_page(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
-        for i, action in enumerate(self.nav_actions):
-            action.setChecked(i == index)
+        self.nav_actions[index].setChecked(True)  # the group unchecks the others
 
     def _show_banner(self, text: str) -> None:
         self.banner.setText(text)
