@@ -15,6 +15,7 @@ from modelfleet.convert._errors import ConversionError
 from modelfleet.convert._result import ConvertedModel, Expected, Reference
 
 LABEL = "label"
+REGRESSION_OUTPUTS = ("prediction",)
 
 
 @dataclass
@@ -74,10 +75,7 @@ def finish(
         _graph.set_feature_names(proto, feature_names)
     _graph.set_metadata(proto, "modelfleet.framework", conversion.framework)
     _graph.set_metadata(proto, "modelfleet.framework_version", conversion.framework_version)
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ConversionError(f"{conversion.converter} produced invalid ONNX: {exc}") from exc
+    check_graph(proto, f"{conversion.converter} produced invalid ONNX")
     return converted_model(
         proto,
         name=name,
@@ -86,6 +84,14 @@ def finish(
         converter=conversion.converter,
         reference=conversion.reference,
     )
+
+
+def check_graph(proto: onnx.ModelProto, failure: str) -> None:
+    """onnx.checker with shape and type inference; ConversionError(`failure`: why) if bad."""
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise ConversionError(f"{failure}: {exc}") from exc
 
 
 def converted_model(

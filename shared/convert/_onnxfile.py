@@ -10,7 +10,7 @@ from typing import Any
 import onnx
 
 from modelfleet.convert import _graph
-from modelfleet.convert._conversion import converted_model
+from modelfleet.convert._conversion import check_graph, converted_model
 from modelfleet.convert._errors import ConversionError, InvalidSampleInput, UnsupportedModelError
 from modelfleet.convert._result import ConvertedModel
 from modelfleet.convert._sample import check_feature_names
@@ -45,10 +45,7 @@ def check(
     proto: onnx.ModelProto, *, name: str | None, feature_names: Sequence[str] | None
 ) -> ConvertedModel:
     """Validate with onnx.checker and record feature names; the graph is otherwise untouched."""
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ConversionError(f"the ONNX model is invalid: {exc}") from exc
+    check_graph(proto, "the ONNX model is invalid")
     if feature_names is not None:
         names = check_feature_names(feature_names, None, _feature_width(proto, feature_names))
         _graph.set_feature_names(proto, names or ())

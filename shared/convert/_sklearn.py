@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from modelfleet.convert._conversion import Conversion, classifier_outputs, estimator_reference
+from modelfleet.convert import _trees
+from modelfleet.convert._conversion import (
+    REGRESSION_OUTPUTS,
+    Conversion,
+    check_graph,
+    classifier_outputs,
+    estimator_reference,
+)
 from modelfleet.convert._errors import (
     ConversionError,
     MissingDependencyError,
@@ -16,7 +23,6 @@ from modelfleet.convert._sample import FLOAT32, FLOAT64, TabularSample
 log = logging.getLogger(__name__)
 
 ACCEPTED_DTYPES = (FLOAT32, FLOAT64)
-REGRESSION_OUTPUTS = ("prediction",)
 
 
 def n_features(model: Any) -> int | None:
@@ -48,6 +54,11 @@ def convert(model: Any, sample: TabularSample, target_opset: int | None) -> Conv
             f"{type(model).__name__} is neither a classifier nor a regressor; scikit-learn "
             "models convert when they (or a pipeline's last step) predict labels or values"
         )
+    tree_types = _trees.register_with_skl2onnx()
+    if tree_types and any(isinstance(part, tree_types) for part in _parts(model)):
+        # onnxmltools' tree converters emit ai.onnx.ml 3 at most; skl2onnx must know.
+        latest = skl2onnx.get_latest_tested_opset_version()
+        target_opset = {"": target_opset or latest, "ai.onnx.ml": 3}  # type: ignore[assignment]
     options = _no_zipmap(model) if outputs != REGRESSION_OUTPUTS else None
     tensor_types = [FloatTensorType]
     if sample.array.dtype == FLOAT64:
@@ -56,7 +67,11 @@ def convert(model: Any, sample: TabularSample, target_opset: int | None) -> Conv
     failure: ConversionError | None = None
     for tensor_type in tensor_types:
         try:
-            proto = _convert_once(skl2onnx, model, tensor_type, sample, options, target_opset)
+            # finish() checks the final graph; an early check only matters before a retry.
+            check = tensor_type is not tensor_types[-1]
+            proto = _convert_once(
+                skl2onnx, model, tensor_type, sample, options, target_opset, check
+            )
             break
         except UnsupportedModelError:
             raise
@@ -82,22 +97,32 @@ def _convert_once(
     tensor_type: Any,
     sample: TabularSample,
     options: dict[int, dict[str, bool]] | None,
-    target_opset: int | None,
+    target_opset: int | dict[str, int] | None,
+    check: bool,
 ) -> Any:
+    kind = type(model).__name__
     try:
-        return skl2onnx.convert_sklearn(
+        proto = skl2onnx.convert_sklearn(
             model,
             initial_types=[("input", tensor_type([None, sample.n_features]))],
             options=options,
             target_opset=target_opset,
         )
     except Exception as exc:  # skl2onnx raises bare RuntimeError/ValueError/TypeError alike
-        kind = type(model).__name__
         if "Unable to find a shape calculator" in str(exc):
             raise UnsupportedModelError(
                 f"skl2onnx has no converter for a part of {kind}: {exc}"
             ) from exc
         raise ConversionError(f"skl2onnx failed on {kind}: {exc}") from exc
+    if check:
+        # Some converters emit a graph for double input that does not type-check.
+        check_graph(proto, f"skl2onnx produced invalid ONNX for {kind}")
+    return proto
+
+
+def _parts(model: Any) -> list[Any]:
+    """The model and every estimator nested in it (pipeline steps, ensemble members)."""
+    return [model, *model.get_params(deep=True).values()]
 
 
 def _no_zipmap(model: Any) -> dict[int, dict[str, bool]] | None:

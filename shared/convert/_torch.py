@@ -99,18 +99,25 @@ def _export_dynamo(
     torch: Any, module: Any, example: Any, names: tuple[str, ...], opset: int | None
 ) -> Any:
     batch = torch.export.Dim(BATCH_AXIS, min=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module,
-            (example,),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=list(names),
-            dynamic_shapes=({0: batch},),
-            opset_version=opset,
-            verbose=False,
-        )
+    # The exporter logs a warning per torchvision operator it cannot register; noise here.
+    registration_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration_log.level
+    registration_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=list(names),
+                dynamic_shapes=({0: batch},),
+                opset_version=opset,
+                verbose=False,
+            )
+    finally:
+        registration_log.setLevel(level)
     return program.model_proto
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,7 @@ from numpy.typing import NDArray
 
 from modelfleet.convert._conversion import (
     LABEL,
+    REGRESSION_OUTPUTS,
     Conversion,
     classifier_outputs,
     estimator_reference,
@@ -21,7 +24,6 @@ from modelfleet.convert._errors import (
 )
 from modelfleet.convert._result import Expected, Reference
 from modelfleet.convert._sample import FLOAT32, TabularSample
-from modelfleet.convert._sklearn import REGRESSION_OUTPUTS
 
 # The onnxmltools tree converters take float32 input only. XGBoost itself splits on
 # float32 values, so this loses nothing there; LightGBM splits on doubles, and the
@@ -50,6 +52,74 @@ def lightgbm_feature_names(model: Any) -> tuple[str, ...] | None:
     names = tuple(booster.feature_name())
     # LightGBM invents Column_0.. when it was trained without names; those say nothing.
     return None if all(n == f"Column_{i}" for i, n in enumerate(names)) else names
+
+
+def register_with_skl2onnx() -> tuple[type, ...]:
+    """Teach skl2onnx the XGBoost/LightGBM estimators, for pipelines that end in one.
+
+    Only frameworks already imported are registered (a pipeline step of an absent one
+    cannot exist); registering again replaces the entry, so repeated calls are harmless.
+    Returns the types registered.
+    """
+    xgboost, lightgbm = sys.modules.get("xgboost"), sys.modules.get("lightgbm")
+    if xgboost is None and lightgbm is None:
+        return ()
+    try:
+        from skl2onnx import update_registered_converter
+        from skl2onnx.common.shape_calculator import (
+            calculate_linear_classifier_output_shapes,
+            calculate_linear_regressor_output_shapes,
+        )
+    except ImportError:
+        return ()  # the caller reports skl2onnx missing
+    classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    registrations = []
+    if xgboost is not None:
+        xgb_convert = _optional("onnxmltools.convert.xgboost.operator_converters.XGBoost")
+        registrations += [
+            (xgboost.XGBClassifier, "XGBoostXGBClassifier", True, xgb_convert, "convert_xgboost"),
+            (xgboost.XGBRegressor, "XGBoostXGBRegressor", False, xgb_convert, "convert_xgboost"),
+        ]
+    if lightgbm is not None:
+        lgb_convert = _optional("onnxmltools.convert.lightgbm.operator_converters.LightGbm")
+        registrations += [
+            (
+                lightgbm.LGBMClassifier,
+                "LightGbmLGBMClassifier",
+                True,
+                lgb_convert,
+                "convert_lightgbm",
+            ),
+            (
+                lightgbm.LGBMRegressor,
+                "LightGbmLGBMRegressor",
+                False,
+                lgb_convert,
+                "convert_lightgbm",
+            ),
+        ]
+    registered: list[type] = []
+    for kind, alias, is_classifier, module, function in registrations:
+        if module is None:
+            continue  # onnxmltools absent: skl2onnx will say it cannot convert the step
+        registered.append(kind)
+        update_registered_converter(
+            kind,
+            alias,
+            calculate_linear_classifier_output_shapes
+            if is_classifier
+            else calculate_linear_regressor_output_shapes,
+            getattr(module, function),
+            options=classifier_options if is_classifier else None,
+        )
+    return tuple(registered)
+
+
+def _optional(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        return None
 
 
 def convert_xgboost(model: Any, sample: TabularSample, target_opset: int | None) -> Conversion:

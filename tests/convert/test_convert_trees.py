@@ -8,8 +8,11 @@ import onnxruntime
 import pandas as pd
 import pytest
 import xgboost as xgb
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from modelfleet.convert import to_onnx
+from modelfleet.convert import ConversionMismatch, to_onnx
 
 # One thread: OpenMP workers spin badly when the two cores are shared.
 TREES = {"n_estimators": 20, "max_depth": 3, "n_jobs": 1}
@@ -105,3 +108,33 @@ def test_lightgbm_regressor_and_boosters(tabular):
     params = {"objective": "regression", "verbose": -1, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(x, label=tabular.target), 10)
     assert to_onnx(booster, x[:200]).output_names == ("prediction",)
+
+
+def test_scikit_learn_pipelines_ending_in_xgboost_or_lightgbm(tabular):
+    # An imputer, not a scaler: rescaled training rows sit on split thresholds, and one
+    # ulp of rounding difference moves them to another leaf (next test).
+    x = tabular.x.astype(np.float32)
+    x[::10, 2] = np.nan
+    classifier = make_pipeline(SimpleImputer(), xgb.XGBClassifier(**TREES))
+    classifier.fit(x, tabular.multiclass)
+    regressor = make_pipeline(SimpleImputer(), lgb.LGBMRegressor(**TREES, verbose=-1))
+    regressor.fit(x, tabular.target)
+
+    converted = to_onnx(classifier, x[:200])
+
+    assert converted.framework == "scikit-learn"
+    assert converted.output_names == ("label", "probabilities")
+    out = run(converted, x[:30])
+    np.testing.assert_array_equal(out["label"], classifier.predict(x[:30]))
+    assert to_onnx(regressor, x[:200]).output_names == ("prediction",)
+
+
+def test_float64_scaling_before_trees_is_caught(tabular):
+    classifier = make_pipeline(StandardScaler(), xgb.XGBClassifier(**TREES))
+    classifier.fit(tabular.x, tabular.multiclass)
+
+    with pytest.raises(ConversionMismatch) as caught:
+        to_onnx(classifier, tabular.sample)
+
+    assert caught.value.output in ("label", "probabilities")
+    assert 0 < caught.value.mismatched_rows < len(tabular.sample)
