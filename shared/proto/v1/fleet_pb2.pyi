@@ -325,11 +325,16 @@ class JoinResponse(_message.Message):
     WORKSPACE_ID_FIELD_NUMBER: _builtins.int
     ENVIRONMENT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    MANIFEST_PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     certificate_pem: _builtins.str
     ca_pem: _builtins.str
     workspace_id: _builtins.str
     environment: _builtins.str
+    manifest_public_key_pem: _builtins.str
+    """PEM (SubjectPublicKeyInfo) of the hub's Ed25519 key that signs model manifests; the agent
+    verifies every artifact's manifest signature with it before loading.
+    """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -341,10 +346,11 @@ class JoinResponse(_message.Message):
         workspace_id: _builtins.str = ...,
         environment: _builtins.str = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        manifest_public_key_pem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "manifest_public_key_pem", b"manifest_public_key_pem", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
