@@ -30,7 +30,7 @@ class LiveChart(pg.PlotWidget):  # type: ignore[misc]
         plot = self.getPlotItem()
         plot.setLabel("left", unit)
         plot.setMenuEnabled(False)
-        plot.showGrid(x=True, y=True)
+        plot.showGrid(x=True, y=True, alpha=0.15)
         plot.getViewBox().setMouseEnabled(x=True, y=False)
         # Y follows what is visible, not the whole (possibly hour-long) buffer.
         plot.getViewBox().setAutoVisible(y=True)

@@ -48,6 +48,14 @@ def parse_address(text: str) -> str:
     return f"{host}:{port}"
 
 
+def _home_relative(path: Path) -> str:
+    """`~/...` for paths under the home folder: shorter, and what people type."""
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 class MonitoringPage(Page):
     def __init__(self, monitoring: MonitoringViewModel, default_token_file: Path) -> None:
         super().__init__()
@@ -93,8 +101,7 @@ class MonitoringPage(Page):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(chart_box)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([220, 520])
         layout.addWidget(splitter, 1)
 
         self.subscribe(self.table_model.shownChanged, self._on_shown_changed)
@@ -109,7 +116,7 @@ class MonitoringPage(Page):
         row.setSpacing(SPACING)
         self.address_edit = QLineEdit(placeholderText="agent gRPC address, e.g. 127.0.0.1:50051")
         self.address_edit.setToolTip("host:port of the agent's gRPC port")
-        self.token_edit = QLineEdit(str(default_token_file))
+        self.token_edit = QLineEdit(_home_relative(default_token_file))
         self.token_edit.setToolTip("File holding the agent's control token (read when connecting)")
         self.connect_button = QPushButton("Connect")
         self.connect_button.setToolTip("Start streaming this agent's metrics")
