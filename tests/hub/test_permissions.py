@@ -7,7 +7,9 @@ call answers UNAUTHENTICATED or PERMISSION_DENIED and leaves a "denied" audit ro
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import grpc
@@ -21,7 +23,6 @@ from modelfleet.proto.v1 import (
     artifacts_pb2_grpc,
     audit_pb2,
     auth_pb2,
-    common_pb2,
     registry_pb2,
     registry_pb2_grpc,
     workspaces_pb2,
@@ -131,15 +132,25 @@ ADMITTED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCod
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 
 
-def _hub_services() -> dict[str, Any]:
-    modules = [auth_pb2, workspaces_pb2, audit_pb2, common_pb2, artifacts_pb2, registry_pb2]
-    return {name: s for m in modules for name, s in m.DESCRIPTOR.services_by_name.items()}
+def _served_services() -> dict[str, Any]:
+    """Every service whose stubs the hub's server module registers."""
+    from modelfleet.agent.hub import server
+
+    services: dict[str, Any] = {}
+    for value in vars(server).values():
+        if isinstance(value, ModuleType) and value.__name__.endswith("_pb2_grpc"):
+            messages = importlib.import_module(value.__name__.removesuffix("_grpc"))
+            services.update(messages.DESCRIPTOR.services_by_name)
+    return services
 
 
-def test_every_hub_method_in_the_protos_is_in_the_table() -> None:
-    methods = {f"/{s.full_name}/{m.name}" for s in _hub_services().values() for m in s.methods}
-    assert methods == set(PERMISSIONS)
+def test_every_served_method_is_in_the_table_and_the_matrix() -> None:
+    services = _served_services()
+    assert {"Auth", "ApiKeys", "Users", "Workspaces", "Audit"} <= set(services)
+    served = {f"/{s.full_name}/{m.name}" for s in services.values() for m in s.methods}
+    assert served == set(PERMISSIONS)
     assert {f"/modelfleet.v1.{name}" for name in EXPECTED} == set(PERMISSIONS)
+    assert set(REQUESTS) == set(EXPECTED)
 
 
 def _expected(method: str, caller: str, own: bool) -> bool:

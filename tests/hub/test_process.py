@@ -23,7 +23,7 @@ def _channel(hub: RunningHub) -> grpc.Channel:
     return grpc.secure_channel(hub.address, creds)
 
 
-def test_served_over_tls_with_the_pinned_ca(running_hub: RunningHub) -> None:
+def test_tls_pinning_private_files_and_idempotent_init(running_hub: RunningHub) -> None:
     der = x509.load_pem_x509_certificate(running_hub.ca_pem.read_bytes()).public_bytes(Encoding.DER)
     assert running_hub.ca_fingerprint == "sha256:" + hashlib.sha256(der).hexdigest()
     with _channel(running_hub) as channel:
@@ -43,17 +43,9 @@ def test_served_over_tls_with_the_pinned_ca(running_hub: RunningHub) -> None:
             timeout=10,
         )
         assert [w.name for w in listed.workspaces] == ["default"]
-
-
-def test_plaintext_client_is_refused(running_hub: RunningHub) -> None:
     with grpc.insecure_channel(running_hub.address) as channel, pytest.raises(grpc.RpcError) as err:
         auth_pb2_grpc.AuthStub(channel).GetHubInfo(auth_pb2.GetHubInfoRequest(), timeout=3)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-
-
-def test_private_files_are_owner_only_and_reinit_changes_nothing(
-    running_hub: RunningHub,
-) -> None:
     secrets_ = ["tls/ca.key", "tls/server.key", "keys/token-signing.key", "keys/blobs.keyring"]
     before = {}
     for rel in [*secrets_, "tls/ca.pem", "hub.json"]:
