@@ -326,6 +326,7 @@ class JoinResponse(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     MANIFEST_PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
+    AGENT_PORT_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     certificate_pem: _builtins.str
     ca_pem: _builtins.str
@@ -334,6 +335,12 @@ class JoinResponse(_message.Message):
     manifest_public_key_pem: _builtins.str
     """PEM (SubjectPublicKeyInfo) of the hub's Ed25519 key that signs model manifests; the agent
     verifies every artifact's manifest signature with it before loading.
+    """
+    agent_port: _builtins.int
+    """The hub's agent port: mutual TLS (client certificate required, verified against the hub
+    CA) on the same host the agent joined through. Agent-only methods (RenewCertificate,
+    AgentSession.Connect, Artifacts.Download/StatArtifact) are served there, because gRPC
+    servers cannot ask for an optional client certificate on the people's port.
     """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
@@ -347,10 +354,11 @@ class JoinResponse(_message.Message):
         environment: _builtins.str = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         manifest_public_key_pem: _builtins.str = ...,
+        agent_port: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "manifest_public_key_pem", b"manifest_public_key_pem", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_port", b"agent_port", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "manifest_public_key_pem", b"manifest_public_key_pem", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
