@@ -36,7 +36,14 @@ Reference = Callable[[object, NDArray[Any]], list[Expected]]
 
 @dataclass(frozen=True)
 class ConvertedModel:
-    """A converted (or checked) ONNX model and what a registry needs to know about it."""
+    """A converted (or checked) ONNX model and what a registry needs to know about it.
+
+    `framework` is "scikit-learn", "xgboost", "lightgbm", "pytorch" or "onnx" (a ready
+    model); `converter` names the tool and version, for PyTorch also the exporter
+    ("torch.onnx dynamo" or "torch.onnx torchscript"). `input_shape` has None for the
+    batch axis. `opset` is the ai.onnx opset, None when the graph imports only other
+    domains (XGBoost trees use ai.onnx.ml alone); `opsets` has every domain.
+    """
 
     onnx_bytes: bytes
     name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -204,7 +205,7 @@ def _onnxmltools(what: str) -> tuple[Any, Any]:
     return onnxmltools, FloatTensorType
 
 
-def _run(call: Any, converter: str, model: Any) -> Any:
+def _run(call: Callable[[], Any], converter: str, model: Any) -> Any:
     try:
         return call()
     except Exception as exc:  # the converters raise RuntimeError, ValueError, KeyError...
