@@ -671,16 +671,23 @@ class OutboxBatch(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
+    OLDEST_PENDING_SEQ_FIELD_NUMBER: _builtins.int
+    oldest_pending_seq: _builtins.int
+    """The oldest seq the agent still holds unacknowledged (0 = not said). Seqs below it that
+    the hub has not seen were dropped by the agent (outbox cap) and will never come, so the
+    hub's committed mark may move past them; without it the mark waits for every seq.
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___OutboxEvent]: ...
     def __init__(
         self,
         *,
         events: _abc.Iterable[Global___OutboxEvent] | None = ...,
+        oldest_pending_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "oldest_pending_seq", b"oldest_pending_seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
