@@ -13,7 +13,7 @@ import onnx
 
 from modelfleet.convert import _onnxfile, _sklearn, _torch, _trees
 from modelfleet.convert._conversion import Conversion, finish
-from modelfleet.convert._errors import InvalidSampleInput, UnsupportedModelError
+from modelfleet.convert._errors import ConversionError, InvalidSampleInput, UnsupportedModelError
 from modelfleet.convert._result import DEFAULT_ATOL, DEFAULT_RTOL, ConvertedModel
 from modelfleet.convert._sample import TabularSample, check_feature_names, tabular_sample
 
@@ -123,6 +123,7 @@ def to_onnx(
         converted = finish(conversion, name=display_name, feature_names=names, batch_axis=False)
     else:
         spec = _TABULAR[framework]
+        _require_fitted(model)
         sample = tabular_sample(
             sample_input,
             feature_names=feature_names,
@@ -138,6 +139,22 @@ def to_onnx(
     if verify:
         converted.verify(sample_input, rtol=rtol, atol=atol)
     return converted
+
+
+def _require_fitted(model: object) -> None:
+    """Refuse an untrained scikit-learn-API estimator before a converter trips over it."""
+    base = sys.modules.get("sklearn.base")
+    if base is None or not isinstance(model, base.BaseEstimator):
+        return  # a Booster exists only once trained
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError as exc:
+        raise ConversionError(
+            f"{type(model).__name__} is not fitted: call fit() before converting it"
+        ) from exc
 
 
 def _ready_onnx(

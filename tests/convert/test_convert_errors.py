@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import xgboost as xgb
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelfleet.convert import (
     SUPPORTED,
+    ConversionError,
     ConversionMismatch,
     InvalidSampleInput,
     MissingDependencyError,
@@ -139,9 +142,17 @@ def test_verify_rejects_a_sample_of_the_wrong_width(tabular):
         converted.verify(tabular.x[:, :3])
 
 
-def test_missing_converter_package_names_the_extra(tabular, monkeypatch):
-    import xgboost as xgb
+@pytest.mark.parametrize(
+    "model",
+    [LogisticRegression(), make_pipeline(StandardScaler(), Ridge()), xgb.XGBClassifier()],
+    ids=["estimator", "pipeline", "xgboost"],
+)
+def test_unfitted_models_are_refused(tabular, model):
+    with pytest.raises(ConversionError, match=f"{type(model).__name__} is not fitted"):
+        to_onnx(model, tabular.sample)
 
+
+def test_missing_converter_package_names_the_extra(tabular, monkeypatch):
     model = xgb.XGBRegressor(n_estimators=3, n_jobs=1).fit(tabular.x, tabular.target)
     # Not a mock of the conversion: a None entry in sys.modules is how Python itself
     # marks a module as unimportable, so `import onnxmltools` fails as if absent.
