@@ -52,7 +52,10 @@ def test_no_stall_over_50ms_with_20_streams_and_a_million_points(desktop, agent,
     page.window_combo.setCurrentIndex(page.window_combo.count() - 1)  # "Everything loaded"
     assert vm.series(heavy).history_points == POINTS
     curve = page.throughput_chart.curve(heavy, None, "#000")
-    qtbot.waitUntil(lambda: curve.xData[0] == vm.series(heavy).display()[0, 0], timeout=5000)
+    qtbot.waitUntil(
+        lambda: curve.xData is not None and curve.xData[0] == vm.series(heavy).display()[0, 0],
+        timeout=5000,
+    )
 
     heartbeat = GuiHeartbeat(interval_ms=10)
     before = vm.revision
