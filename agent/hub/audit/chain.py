@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db.models import AuditEvent, AuditHead
@@ -108,33 +108,38 @@ def row_hash(prev_hash: str, record: AuditRecord) -> str:
     return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+# Built once: appends run on every mutating call, so they skip per-call statement building.
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(_EVENTS)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+# PostgreSQL: insert and move the head in one round trip (a data-modifying CTE).
+_INSERTED = insert(_EVENTS).returning(_EVENTS.c.seq, _EVENTS.c.hash).cte("inserted")
+_INSERT_AND_MOVE = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_INSERTED.c.seq, hash=_INSERTED.c.hash)
+    .add_cte(_INSERTED)
+)
+
+
 def append(session: Session, record: AuditRecord) -> int:
     """Append `record` in the session's transaction; returns its seq."""
     if not record.time_us:
         record = _with_time(record)
-    head_seq, head_hash = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    conn = session.connection()
+    head_seq, head_hash = conn.execute(_LOCK_HEAD).one()
     seq = head_seq + 1
     digest = row_hash(head_hash, record)
-    session.execute(
-        insert(AuditEvent).values(
-            seq=seq,
-            time_us=record.time_us,
-            actor_kind=record.actor_kind,
-            actor_id=record.actor_id,
-            actor_name=record.actor_name,
-            source=record.source,
-            workspace_id=record.workspace_id,
-            action=record.action,
-            target=record.target,
-            outcome=record.outcome,
-            details_json=record.details_json,
-            prev_hash=head_hash,
-            hash=digest,
-        )
+    conn.execute(
+        _INSERT_EVENT, {**_fields(record), "seq": seq, "prev_hash": head_hash, "hash": digest}
     )
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
     return int(seq)
 
 
@@ -146,36 +151,32 @@ def _fields(record: AuditRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in AuditRecord.__slots__}
 
 
-_COLUMNS = (
-    AuditEvent.seq,
-    AuditEvent.time_us,
-    AuditEvent.actor_kind,
-    AuditEvent.actor_id,
-    AuditEvent.actor_name,
-    AuditEvent.source,
-    AuditEvent.workspace_id,
-    AuditEvent.action,
-    AuditEvent.target,
-    AuditEvent.outcome,
-    AuditEvent.details_json,
-    AuditEvent.prev_hash,
-    AuditEvent.hash,
+_WALK_SQL = (
+    "SELECT seq, time_us, actor_kind, actor_id, actor_name, source, workspace_id, action,"
+    " target, outcome, details_json, prev_hash, hash FROM audit_events ORDER BY seq"
 )
 
 
 def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
-    """Walk the whole log in seq order and name the first row that breaks the chain."""
+    """Walk the whole log in seq order and name the first row that breaks the chain.
+
+    Streams plain DBAPI tuples (a server-side cursor on PostgreSQL): at 100,000+ rows a
+    second, per-row ORM or Row objects would cost more than the hashing.
+    """
     sha256 = hashlib.sha256
     dumps = orjson.dumps
     with engine.connect() as conn:
         head_seq, head_hash = conn.execute(
             select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
         ).one()
-        rows = iter(
-            conn.execution_options(yield_per=batch_size).execute(
-                select(*_COLUMNS).order_by(AuditEvent.seq)
-            )
-        )
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        postgres = conn.dialect.name == "postgresql"
+        cursor = raw.cursor(name="audit_walk") if postgres else raw.cursor()
+        if postgres:
+            cursor.itersize = batch_size
+        cursor.execute(_WALK_SQL)
+        rows = iter(cursor)
         prev_hash, prev_seq, checked = GENESIS, 0, 0
         row = next(rows, None)
         while row is not None:
@@ -199,10 +200,12 @@ def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
             )
             content_ok = sha256(phash.encode() + body).hexdigest() == h
             if not (content_ok and phash == prev_hash and seq == prev_seq + 1):
+                cursor.close()
                 at, problem = _classify(conn, row, nxt, prev_hash, prev_seq, content_ok)
                 return ChainReport(False, checked, at, problem)
             prev_hash, prev_seq, checked = h, seq, checked + 1
             row = nxt
+        cursor.close()
         if prev_seq != head_seq or prev_hash != head_hash:
             return ChainReport(False, checked, prev_seq + 1, "deleted")
     return ChainReport(True, checked)
