@@ -12,10 +12,10 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db.models import AuditEvent, AuditHead
@@ -108,8 +108,8 @@ def row_hash(prev_hash: str, record: AuditRecord) -> str:
     return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
-_HEAD = AuditHead.__table__
-_EVENTS = AuditEvent.__table__
+_HEAD = cast(Table, AuditHead.__table__)
+_EVENTS = cast(Table, AuditEvent.__table__)
 # Built once: appends run on every mutating call, so they skip per-call statement building.
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_EVENT = insert(_EVENTS)
@@ -172,7 +172,7 @@ def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
         raw = conn.connection.dbapi_connection
         assert raw is not None
         postgres = conn.dialect.name == "postgresql"
-        cursor = raw.cursor(name="audit_walk") if postgres else raw.cursor()
+        cursor: Any = raw.cursor(name="audit_walk") if postgres else raw.cursor()
         if postgres:
             cursor.itersize = batch_size
         cursor.execute(_WALK_SQL)
