@@ -138,8 +138,9 @@ async def simulate_user(
         started = time.perf_counter()
         try:
             result = await call
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as exc:
             errors += 1
+            out.setdefault(f"error:{kind}:{exc.code().name}", []).append(0.0)
             return None
         out[kind].append(time.perf_counter() - started)
         return result
@@ -147,7 +148,7 @@ async def simulate_user(
     pair = await timed(
         "login",
         auth.Login(
-            auth_pb2.LoginRequest(username=f"user{index:03d}", password=PASSWORD), timeout=60
+            auth_pb2.LoginRequest(username=f"user{index:03d}", password=PASSWORD), timeout=180
         ),
     )
     signed_in.put_nowait(index)
@@ -255,15 +256,21 @@ def measure(db_url: str | None, opts: argparse.Namespace) -> dict[str, Any]:
             jobs = [(address, ca_pem, g, barrier, opts.duration, think) for g in groups]
             results = pool.map(worker, jobs)
     merged: dict[str, list[float]] = {k: [] for k in ("login", "auth", "read", "write")}
+    failures: dict[str, int] = {}
     for out, _ in results:
         for kind, values in out.items():
-            merged[kind].extend(values)
+            if kind.startswith("error:"):
+                key = kind.removeprefix("error:")
+                failures[key] = failures.get(key, 0) + len(values)
+            else:
+                merged[kind].extend(values)
     calls = sum(len(v) for k, v in merged.items() if k != "login")
     return {
         **{kind: summarise(values) for kind, values in merged.items()},
         "control_plane": summarise([x for k in ("auth", "read", "write") for x in merged[k]]),
         "calls_per_s": round(calls / opts.duration, 1),
         "errors": sum(e for _, e in results),
+        "errors_by_class": failures,
     }
 
 
@@ -273,7 +280,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per backend")
     parser.add_argument(
-        "--think-ms", type=float, default=100.0, help="mean pause between a user's calls"
+        "--think-ms", type=float, default=1000.0, help="mean pause between a user's calls"
     )
     parser.add_argument("--backends", default="postgresql,sqlite")
     opts = parser.parse_args()
