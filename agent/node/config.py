@@ -26,7 +26,8 @@ def default_token_file() -> Path:
 class AgentConfig:
     """Everything `modelfleet-agent serve` takes."""
 
-    models_dir: Path
+    #: None: no model repository (a fleet agent gets its models from the hub)
+    models_dir: Path | None
     host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 8001

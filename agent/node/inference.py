@@ -22,6 +22,7 @@ from modelfleet.agent.node.errors import (
 from modelfleet.agent.node.limits import Limits
 from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager, ModelVersion
+from modelfleet.agent.node.routing import KeyLookup
 from modelfleet.oip import DecodedRequest, TensorSpec
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,14 @@ class InferenceService:
         self._per_model: dict[str, int] = {}
         self._loop = asyncio.get_running_loop()
 
-    def admit(self, name: str, version: str | None) -> ModelVersion:
+    def admit(
+        self, name: str, version: str | None, key_of: KeyLookup | None = None
+    ) -> ModelVersion:
         """Pick the serving version and count the request in, or raise (counted)."""
         try:
             if self.draining:
                 raise Unavailable("the agent is shutting down")
-            mv = self.manager.resolve(name, version)
+            mv = self.manager.resolve(name, version, key_of)
             if self._per_model.get(name, 0) >= self.limits.max_in_flight:
                 mv.stats.finish(Overloaded.status, 0.0)
                 raise Overloaded(
@@ -97,6 +100,7 @@ class InferenceService:
         decode: Callable[[ModelVersion], DecodedRequest],
         started: float,
         budget_s: float | None = None,
+        key_of: KeyLookup | None = None,
     ) -> Call:
         """Admit, decode, validate and queue one request; every outcome is counted.
 
@@ -104,7 +108,7 @@ class InferenceService:
         through `Call.future`. Callbacks instead of a task per request keep the loop's
         per-request cost low.
         """
-        mv = self.admit(name, version)
+        mv = self.admit(name, version, key_of)
         try:
             request = decode(mv)
             future, names = self._enqueue(mv, request)

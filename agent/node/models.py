@@ -23,6 +23,7 @@ from modelfleet.agent.node.repository import (
     read_config,
     scan,
 )
+from modelfleet.agent.node.routing import KeyLookup, Split
 from modelfleet.agent.node.session import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ModelManager:
 
     def __init__(
         self,
-        models_dir: Path,
+        models_dir: Path | None,
         pool: Executor,
         concurrency: int,
         default_batching: Batching,
@@ -88,11 +89,27 @@ class ModelManager:
         #: versions not serving (LOADING, FAILED, UNLOADING), shown by ListModels
         self._others: dict[tuple[str, str], ModelVersion] = {}
         self._latest: dict[str, ModelVersion] = {}
+        #: traffic splits of deployments; names without one route to their latest version
+        self._splits: dict[str, Split] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def resolve(self, name: str, version: str | None) -> ModelVersion:
-        """The serving version for a request; NotFound or Unavailable otherwise."""
-        found = self._versions.get(name, {}).get(version) if version else self._latest.get(name)
+    def resolve(
+        self, name: str, version: str | None, key_of: KeyLookup | None = None
+    ) -> ModelVersion:
+        """The serving version for a request; NotFound or Unavailable otherwise.
+
+        Without a version, a deployment's split picks one (sticky when the split names a
+        request key and `key_of` finds it); other names get their highest loaded version.
+        """
+        if version:
+            found = self._versions.get(name, {}).get(version)
+        else:
+            split = self._splits.get(name)
+            if split is None:
+                found = self._latest.get(name)
+            else:
+                found = self._versions.get(name, {}).get(split.pick(key_of))
+                found = found or self._latest.get(name)
         if found is not None:
             return found
         pending = [mv for (n, v), mv in self._others.items() if n == name and v == (version or v)]
@@ -104,6 +121,23 @@ class ModelManager:
             raise NotFound(f"model '{name}' has no version '{version}'")
         raise NotFound(f"unknown model '{name}'")
 
+    def set_split(self, name: str, split: Split | None) -> None:
+        """Switch a deployment's traffic in one step (None: back to the latest version)."""
+        if split is None:
+            self._splits.pop(name, None)
+            return
+        missing = [v for v in split.versions if v not in self._versions.get(name, {})]
+        if missing:
+            raise NotFound(f"model '{name}' has no ready version {', '.join(missing)}")
+        self._splits[name] = split
+
+    def split_of(self, name: str) -> Split | None:
+        return self._splits.get(name)
+
+    def sticky_keys(self) -> frozenset[str]:
+        """Request keys (header / metadata names) that some split routes by."""
+        return frozenset(s.sticky_key for s in self._splits.values() if s.sticky_key)
+
     def versions_of(self, name: str) -> list[str]:
         return sorted(self._versions.get(name, {}), key=int)
 
@@ -114,6 +148,8 @@ class ModelManager:
 
     async def load_repository(self) -> None:
         """Load every version found on disk; failures are recorded, not raised."""
+        if self.models_dir is None:
+            return
         for found in scan(self.models_dir):
             await self.load(found.name, found.version, found.path, None)
 
@@ -123,14 +159,17 @@ class ModelManager:
         """Load (or replace) one version beside the others; returns it READY or FAILED."""
         if not name or "/" in name or name in (".", ".."):
             raise InvalidInput(f"model name {name!r} is not a valid folder name")
+        if path is None and self.models_dir is None:
+            raise NotFound("this agent has no model repository; pass the version's path")
+        models_dir = self.models_dir or Path()
         if not version:
-            base = path.parent if path is not None else self.models_dir / name
+            base = path.parent if path is not None else models_dir / name
             version = (latest_version(base) if base.is_dir() else None) or ""
             if not version:
                 raise NotFound(f"no version folders under {base}")
         if parse_version(version) is None:
             raise InvalidInput(f"version {version!r} must be a positive integer")
-        path = path or self.models_dir / name / version
+        path = path or models_dir / name / version
         async with self._locks.setdefault(name, asyncio.Lock()):
             mv = ModelVersion(name, version, path, stats=self._metrics.stats_for(name, version))
             self._others[(name, version)] = mv
@@ -191,6 +230,9 @@ class ModelManager:
                 del versions[mv.version]
             if not versions:
                 self._versions.pop(name, None)
+            split = self._splits.get(name)
+            if split is not None and any(mv.version in split.versions for mv in chosen):
+                del self._splits[name]
             self._route(name)
         for mv in chosen:
             await self._retire(mv)

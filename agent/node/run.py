@@ -7,14 +7,18 @@ import logging
 from collections.abc import Callable
 
 from modelfleet.agent.node.config import AgentConfig
-from modelfleet.agent.node.server import Agent
+from modelfleet.agent.node.server import Agent, AgentExtension
 
 
-def run_agent(config: AgentConfig, on_ready: Callable[[Agent], None] | None = None) -> int:
+def run_agent(
+    config: AgentConfig,
+    on_ready: Callable[[Agent], None] | None = None,
+    extension: AgentExtension | None = None,
+) -> int:
     """Serve until SIGTERM/SIGINT and drain; returns the process exit code."""
 
     async def main() -> None:
-        agent = Agent(config)
+        agent = Agent(config, extension)
         await agent.serve(on_ready)
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:

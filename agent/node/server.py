@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 
 import grpc
 from prometheus_client import ProcessCollector
@@ -31,11 +32,23 @@ log = logging.getLogger(__name__)
 _DRAIN_POLL_S = 0.02
 
 
-class Agent:
-    """Serves the models of one repository until told to stop."""
+class AgentExtension(Protocol):
+    """Something that runs inside the agent (the fleet session): started before the agent
+    reports ready, stopped first when it drains."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    async def start(self, agent: Agent) -> dict[str, Any]:
+        """Returns extra fields for the ready file."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class Agent:
+    """Serves the models of one repository (and/or an extension's) until told to stop."""
+
+    def __init__(self, config: AgentConfig, extension: AgentExtension | None = None) -> None:
         self.config = config
+        self.extension = extension
         self.http_port = 0
         self.grpc_port = 0
         self._ready = False
@@ -51,7 +64,7 @@ class Agent:
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self.metrics)
         ProcessCollector(registry=self._registry)
-        self._http_state = HttpServerState(
+        self.http_state = HttpServerState(
             RestApi(self.service, self._registry, self.is_ready), config.limits.max_body_bytes
         )
         self._http: asyncio.Server | None = None
@@ -66,7 +79,7 @@ class Agent:
         config = self.config
         loop = asyncio.get_running_loop()
         self._http = await loop.create_server(
-            lambda: HttpProtocol(self._http_state),
+            lambda: HttpProtocol(self.http_state),
             config.host,
             config.http_port,
             reuse_address=True,
@@ -102,10 +115,11 @@ class Agent:
             self.grpc_port,
         )
         await self.manager.load_repository()
+        extra = await self.extension.start(self) if self.extension is not None else {}
         self._ready = True
         if config.ready_file is not None:
             ready = {"http_port": self.http_port, "grpc_port": self.grpc_port, "pid": os.getpid()}
-            write_atomically(config.ready_file, dumps(ready))
+            write_atomically(config.ready_file, dumps({**ready, **extra}))
         log.info("ready: %d model version(s) serving", len(self.manager.statuses()))
 
     def install_signal_handlers(self) -> None:
@@ -117,7 +131,7 @@ class Agent:
         # Flip readiness here, not when `serve` resumes: probes must see 503 at once.
         self._ready = False
         self.service.draining = True
-        self._http_state.closing = True
+        self.http_state.closing = True
         self._stop.set()
 
     async def serve(self, on_ready: Callable[[Agent], None] | None = None) -> None:
@@ -135,18 +149,20 @@ class Agent:
         """Stop accepting, finish in-flight requests up to the drain timeout, close."""
         log.info("draining (up to %.0f s)", self.config.drain_timeout_s)
         self._ready = False
+        if self.extension is not None:
+            await self.extension.stop()
         self.service.draining = True
         self._stopping.set()
-        self._http_state.closing = True
+        self.http_state.closing = True
         if self._http is not None:
             self._http.close()
         grpc_stop = self._grpc.stop(self.config.drain_timeout_s) if self._grpc else None
         deadline = asyncio.get_running_loop().time() + self.config.drain_timeout_s
         while self.service.in_flight() and asyncio.get_running_loop().time() < deadline:
-            for connection in list(self._http_state.connections):
+            for connection in list(self.http_state.connections):
                 connection.close_if_idle()
             await asyncio.sleep(_DRAIN_POLL_S)
-        for connection in list(self._http_state.connections):
+        for connection in list(self.http_state.connections):
             connection.close_if_idle()
         if grpc_stop is not None:
             await grpc_stop

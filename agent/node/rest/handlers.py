@@ -24,6 +24,8 @@ PLATFORM = "onnxruntime_onnx"
 EXTENSIONS = ["binary_tensor_data"]
 _HEADER_KEY = HEADER_LENGTH.encode()
 _OCTETS = b"application/octet-stream"
+#: names the model version that answered (deployments split traffic across versions)
+VERSION_HEADER = b"x-modelfleet-model-version"
 Result = Response | Deferred
 
 
@@ -135,13 +137,23 @@ class RestApi:
                 raise InvalidInput("Inference-Header-Content-Length must be an integer")
             length = int(header)
         call = self.service.submit(
-            name, version, lambda _: decode_json_request(request.body, length), started
+            name,
+            version,
+            lambda _: decode_json_request(request.body, length),
+            started,
+            key_of=partial(_header, request),
         )
         return Deferred(call.future, partial(_infer_response, call))
 
     def _predict(self, request: Request, name: str) -> Result:
         started = time.perf_counter()
-        call = self.service.submit(name, None, lambda mv: decode_predict(mv, request.body), started)
+        call = self.service.submit(
+            name,
+            None,
+            lambda mv: decode_predict(mv, request.body),
+            started,
+            key_of=partial(_header, request),
+        )
         return Deferred(call.future, partial(_predict_response, call))
 
 
@@ -164,9 +176,10 @@ def _infer_response(call: Call) -> Response:
         body["id"] = decoded.id
     body["outputs"] = tensors
     head = dumps(body)
+    version_header = (VERSION_HEADER, call.mv.version.encode())
     if not tail:
-        return Response(200, head)
-    headers = [(_HEADER_KEY, b"%d" % len(head))]
+        return Response(200, head, headers=[version_header])
+    headers = [(_HEADER_KEY, b"%d" % len(head)), version_header]
     return Response(200, head + b"".join(tail), _OCTETS, headers)
 
 
@@ -180,7 +193,12 @@ def _predict_response(call: Call) -> Response:
         "model_version": call.mv.version,
         "predictions": predictions(outputs),
     }
-    return Response(200, dumps(body))
+    return Response(200, dumps(body), headers=[(VERSION_HEADER, call.mv.version.encode())])
+
+
+def _header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name.encode())
+    return value.decode("latin-1") if value is not None else None
 
 
 class _WrongMethod(MethodNotAllowed):

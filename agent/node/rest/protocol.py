@@ -57,6 +57,10 @@ class Deferred:
 Handler = Callable[[Request], "Response | Deferred"]
 
 
+# The two headers the agent always reads.
+_BASE_HEADERS = frozenset((b"inference-header-content-length", b"content-length"))
+
+
 class HttpServerState:
     """What every connection shares: the handler, the body limit and the open connections."""
 
@@ -65,13 +69,16 @@ class HttpServerState:
         self.max_body_bytes = max_body_bytes
         self.connections: set[HttpProtocol] = set()
         self.closing = False
+        #: headers kept for the handler (lower-case); others are skipped without decoding
+        self.wanted_headers = _BASE_HEADERS
+
+    def want_headers(self, names: frozenset[str]) -> None:
+        """Also keep these headers (routing keys of deployments)."""
+        self.wanted_headers = _BASE_HEADERS | {n.lower().encode() for n in names}
 
 
 class HttpProtocol(asyncio.Protocol):
     """One client connection; requests are answered strictly in the order they arrived."""
-
-    # The two headers the agent reads; others are skipped without decoding.
-    _WANTED = frozenset((b"inference-header-content-length", b"content-length"))
 
     def __init__(self, state: HttpServerState) -> None:
         self._state = state
@@ -124,7 +131,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.lower()
-        if key in self._WANTED:
+        if key in self._state.wanted_headers:
             self._headers[key] = value
 
     def on_headers_complete(self) -> None:

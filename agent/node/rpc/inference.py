@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from modelfleet._version import __version__
@@ -77,6 +78,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 lambda _: decode_grpc_request(request),
                 started,
                 _budget(context.time_remaining(), self._service.limits.request_timeout_s),
+                partial(_metadata_value, context),
             )
             # Shielded: if gRPC cancels this handler at the client's deadline, the request
             # still ends through its own deadline timer and is counted as such.
@@ -85,6 +87,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             return encode_grpc_response(
                 mv.name, mv.version, decoded.id, call.outputs(), raw=decoded.binary_all
             )
+
+
+def _metadata_value(context: Context, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _budget(remaining: float | None, limit: float) -> float:

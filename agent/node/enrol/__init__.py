@@ -1,0 +1,16 @@
+"""Agent enrolment: join with a token, keep key and certificate in the data dir, renew them."""
+
+from modelfleet.agent.node.enrol._identity import DataDir, Enrolment, NotEnrolled, hostname
+from modelfleet.agent.node.enrol._join import EnrolError, join
+from modelfleet.agent.node.enrol._renew import renew_certificate, seconds_until_renewal
+
+__all__ = [
+    "DataDir",
+    "EnrolError",
+    "Enrolment",
+    "NotEnrolled",
+    "hostname",
+    "join",
+    "renew_certificate",
+    "seconds_until_renewal",
+]

@@ -1,0 +1,78 @@
+"""Desired state as plain dataclasses, converted once from the hub's DesiredState message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelfleet.agent.node.repository import Batching
+from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One model version of a deployment and its share of traffic."""
+
+    model_name: str
+    model_version: int
+    percent: int
+    artifact_sha256: str
+    artifact_size: int
+    manifest_signature: str
+    feature_names: tuple[str, ...]
+
+    @property
+    def version(self) -> str:
+        """The serving version label (`/v2/models/<deployment>/versions/<version>`)."""
+        return str(self.model_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    name: str
+    revision: int
+    targets: tuple[Target, ...]
+    sticky_key: str = ""
+    batching: Batching | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    revision: int
+    deployments: tuple[Deployment, ...]
+
+    @classmethod
+    def empty(cls) -> DesiredState:
+        return cls(0, ())
+
+
+def _target(msg: deployments_pb2.TrafficTarget) -> Target:
+    return Target(
+        model_name=msg.model_name,
+        model_version=msg.model_version,
+        percent=msg.percent,
+        artifact_sha256=msg.artifact_sha256.lower(),
+        artifact_size=msg.artifact_size,
+        manifest_signature=msg.manifest_signature,
+        feature_names=tuple(msg.feature_names),
+    )
+
+
+def _deployment(msg: deployments_pb2.DeploymentSpec) -> Deployment:
+    batching = None
+    if msg.HasField("batching") and msg.batching.max_batch_size:
+        batching = Batching(msg.batching.max_batch_size, msg.batching.max_queue_delay_us)
+    return Deployment(
+        name=msg.name,
+        revision=msg.revision,
+        targets=tuple(_target(t) for t in msg.targets),
+        sticky_key=msg.sticky_key,
+        batching=batching,
+    )
+
+
+def desired_from_pb(msg: fleet_pb2.DesiredState) -> DesiredState:
+    return DesiredState(msg.revision, tuple(_deployment(d) for d in msg.deployments))
+
+
+def desired_from_bytes(data: bytes) -> DesiredState:
+    return desired_from_pb(fleet_pb2.DesiredState.FromString(data))
