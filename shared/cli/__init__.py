@@ -23,6 +23,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "modelfleet.cli.users",
     "modelfleet.cli.api_keys",
     "modelfleet.cli.audit",
+    "modelfleet.cli.models",
     "modelfleet.cli.desktop",
     "modelfleet.cli.drift",
 )

@@ -25,6 +25,14 @@ from modelfleet.client._errors import (
 )
 from modelfleet.client._hub import HubClient
 from modelfleet.client._profile import Profile, load_profile, save_profile
+from modelfleet.client._registry import (
+    ArtifactInfo,
+    Comment,
+    ModelVersion,
+    RegisteredModel,
+    Signature,
+    TensorSpec,
+)
 from modelfleet.client._settings import ClientSettings
 from modelfleet.client._trust import fingerprint_pem, root_certificates
 from modelfleet.client._types import (
@@ -48,11 +56,13 @@ from modelfleet.client._types import (
 __all__ = [
     "AlreadyExists",
     "ApiKey",
+    "ArtifactInfo",
     "AuditEvent",
     "AuditFilter",
     "AuditVerification",
     "AuthenticationError",
     "ClientSettings",
+    "Comment",
     "ConfigurationError",
     "CreatedApiKey",
     "CreatedUser",
@@ -67,6 +77,7 @@ __all__ = [
     "KeyringStore",
     "Member",
     "Membership",
+    "ModelVersion",
     "ModelfleetError",
     "NotFound",
     "Page",
@@ -74,9 +85,12 @@ __all__ = [
     "Principal",
     "Profile",
     "RateLimited",
+    "RegisteredModel",
     "Role",
     "ServerError",
+    "Signature",
     "StoredTokens",
+    "TensorSpec",
     "TokenPair",
     "Unavailable",
     "User",

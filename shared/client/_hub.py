@@ -1,4 +1,5 @@
-"""`HubClient`: typed methods for every hub RPC (auth, API keys, users, workspaces, audit)."""
+"""`HubClient`: typed methods for every hub RPC (auth, API keys, users, workspaces, audit;
+registry and artifacts through `RegistryCalls`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modelfleet.client import _convert as cv
 from modelfleet.client._calls import Caller, Scope, open_channel
 from modelfleet.client._credentials import StoredTokens
 from modelfleet.client._errors import ConfigurationError
+from modelfleet.client._registry_calls import RegistryCalls
 from modelfleet.client._settings import ClientSettings
 from modelfleet.client._trust import root_certificates
 from modelfleet.client._types import (
@@ -38,8 +40,10 @@ from modelfleet.proto.v1 import (
 )
 
 
-class HubClient:
+class HubClient(RegistryCalls):
     """A connection to one hub with one identity (signed-in user or API key).
+
+    Registry and artifact calls come from `RegistryCalls` (see `_registry_calls.py`).
 
     Every call has a deadline; idempotent reads are retried with backoff when the hub is
     unavailable; an expired access token is refreshed transparently and `on_tokens` is

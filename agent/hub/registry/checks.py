@@ -119,8 +119,9 @@ def tags(field: str, values: Mapping[str, str]) -> dict[str, str]:
         raise InvalidArgument(field, f"at most {MAX_TAGS} tags", got=str(len(values)))
     for key, value in values.items():
         if not 1 <= len(key) <= 128:
-            raise InvalidArgument(f"{field}[{key[:64]!r}]", "a key of 1-128 characters")
-        validation.text(f"{field}[{key!r}]", value, 1024)
+            raise InvalidArgument(field, "keys of 1-128 characters", got=repr(key[:64]))
+        if len(value) > 1024:
+            raise InvalidArgument(field, "values of at most 1024 characters", got=f"{key!r}")
     return dict(values)
 
 

@@ -92,13 +92,15 @@ class VersionRpcs(registry_pb2_grpc.RegistryServicer):
         if key is None:
             raise FailedPrecondition("this hub has no manifest signing key")
 
-        def preflight(s: Session) -> int:
+        def preflight(s: Session) -> tuple[int, RunLineage]:
             # Cheap refusals first: the ONNX inspection below reads the whole artifact.
             if not request.create_model:
                 _check_open(find_model(s, call.ws.id, name))
-            return require_visible(s, call.ws.id, sha256, "artifact_sha256").size
+            size = require_visible(s, call.ws.id, sha256, "artifact_sha256").size
+            lineage = copy_run_lineage(s, call.ws.id, run_id) if run_id else RunLineage()
+            return size, lineage
 
-        size = await self._hub.db.read(preflight)
+        size, lineage = await self._hub.db.read(preflight)
         signature = await checks.inspect_artifact(blob_store(self._hub), sha256, size)
         names = checks.feature_names(request.feature_names, signature)
         profile = checks.reference_profile(request.reference_profile_json, names)
@@ -111,7 +113,6 @@ class VersionRpcs(registry_pb2_grpc.RegistryServicer):
             else:
                 model = find_model(s, call.ws.id, name, lock=True)
             _check_open(model)
-            lineage = copy_run_lineage(s, call.ws.id, run_id) if run_id else RunLineage()
             # The model row is locked (FOR UPDATE; SQLite writers hold the database lock),
             # so concurrent creations take consecutive numbers.
             model.latest_version += 1
