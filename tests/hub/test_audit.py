@@ -210,3 +210,83 @@ def test_denials_are_audited_with_the_requested_workspace(hub: Hub) -> None:
         ("Workspaces.ListMembers", "user", "ann"),
     ]
     assert orjson.loads(denied[1].details_json)["workspace"] == "default"
+
+
+def test_insert_only_role_from_the_docs_appends_but_cannot_rewrite(postgres_db_url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    from modelfleet.agent.hub import audit
+    from modelfleet.agent.hub.db import Database, make_engine, upgrade
+
+    owner = make_engine(postgres_db_url)
+    role = "mf_hub_" + make_url(postgres_db_url).database.removeprefix("mf_")  # type: ignore[union-attr]
+    try:
+        upgrade(owner)
+        with owner.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+            for grant in (
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+                f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role}",
+                f"REVOKE DELETE, TRUNCATE ON audit_head FROM {role}",
+            ):
+                conn.execute(text(grant))
+        hub_engine = make_engine(
+            make_url(postgres_db_url).set(username=role).render_as_string(False)
+        )
+        try:
+            db = Database(hub_engine)
+            # Non-ASCII on purpose: PostgreSQL hashes the UTF-8 bytes Python verifies.
+            record = audit.AuditRecord("system", "", "zoë ✓", "", "", "Test.Append", "", "ok")
+            with db.writing() as s:
+                audit.append(s, record)
+            for sql in ("UPDATE audit_events SET target = 'x'", "DELETE FROM audit_events"):
+                with (
+                    pytest.raises(ProgrammingError, match="permission denied"),
+                    hub_engine.begin() as conn,
+                ):
+                    conn.execute(text(sql))
+            assert verify_chain(hub_engine).ok
+        finally:
+            hub_engine.dispose()
+    finally:
+        with owner.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        owner.dispose()
+
+
+def test_concurrent_appends_from_two_engines_keep_one_chain(hub_db_url: str) -> None:
+    """Two engines stand in for two hub replicas appending at once."""
+    import threading
+
+    from modelfleet.agent.hub import audit
+    from modelfleet.agent.hub.db import Database, make_engine, upgrade
+
+    engines = [make_engine(hub_db_url) for _ in range(2)]
+    try:
+        upgrade(engines[0])
+        errors: list[BaseException] = []
+
+        def replica(n: int) -> None:
+            db = Database(engines[n])
+            try:
+                for i in range(40):
+                    with db.writing() as s:
+                        audit.append(
+                            s, audit.AuditRecord("system", "", f"r{n}", "", "", "T.A", str(i), "ok")
+                        )
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=replica, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        report = verify_chain(engines[0])
+        assert report.ok and report.rows_checked == 80
+    finally:
+        for engine in engines:
+            engine.dispose()

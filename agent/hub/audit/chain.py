@@ -4,6 +4,7 @@
 position, checked by the chain links and by the head row, which every append locks
 (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite writers hold the database write lock), so
 appends from several hub replicas queue and each commits with the change it records.
+On PostgreSQL the server computes the hash in the same statement (one round trip).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db.models import AuditEvent, AuditHead
@@ -93,7 +94,11 @@ def _canonical(
 
 
 def row_hash(prev_hash: str, record: AuditRecord) -> str:
-    body = _canonical(
+    return hashlib.sha256(prev_hash.encode() + _body(record)).hexdigest()
+
+
+def _body(record: AuditRecord) -> bytes:
+    return _canonical(
         record.time_us,
         record.actor_kind,
         record.actor_id,
@@ -105,7 +110,6 @@ def row_hash(prev_hash: str, record: AuditRecord) -> str:
         record.outcome,
         record.details_json,
     )
-    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
 _HEAD = cast(Table, AuditHead.__table__)
@@ -118,13 +122,24 @@ _MOVE_HEAD = (
     .where(_HEAD.c.id == 1)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-# PostgreSQL: insert and move the head in one round trip (a data-modifying CTE).
-_INSERTED = insert(_EVENTS).returning(_EVENTS.c.seq, _EVENTS.c.hash).cte("inserted")
-_INSERT_AND_MOVE = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(seq=_INSERTED.c.seq, hash=_INSERTED.c.hash)
-    .add_cte(_INSERTED)
+# PostgreSQL: one round trip. The row's canonical JSON does not depend on the previous
+# hash, so the server can lock the head, hash `prev_hash || body` (same bytes as
+# `row_hash`) and insert, all in one statement.
+_APPEND_PG = text(
+    """
+WITH old AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
+moved AS (
+  UPDATE audit_head SET seq = old.seq + 1,
+    hash = encode(sha256(convert_to(old.hash || :body, 'UTF8')), 'hex')
+  FROM old WHERE audit_head.id = 1
+  RETURNING audit_head.seq, audit_head.hash, old.hash AS prev_hash
+)
+INSERT INTO audit_events (seq, time_us, actor_kind, actor_id, actor_name, source,
+  workspace_id, action, target, outcome, details_json, prev_hash, hash)
+SELECT moved.seq, :time_us, :actor_kind, :actor_id, :actor_name, :source, :workspace_id,
+  :action, :target, :outcome, :details_json, moved.prev_hash, moved.hash FROM moved
+RETURNING seq
+"""
 )
 
 
@@ -133,6 +148,9 @@ def append(session: Session, record: AuditRecord) -> int:
     if not record.time_us:
         record = _with_time(record)
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        body = _body(record).decode()
+        return int(conn.execute(_APPEND_PG, {**_fields(record), "body": body}).scalar_one())
     head_seq, head_hash = conn.execute(_LOCK_HEAD).one()
     seq = head_seq + 1
     digest = row_hash(head_hash, record)
