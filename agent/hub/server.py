@@ -18,6 +18,7 @@ from modelfleet.agent.hub.services.artifacts import ArtifactsServicer
 from modelfleet.agent.hub.services.audit import AuditServicer
 from modelfleet.agent.hub.services.auth import ApiKeysServicer, AuthServicer
 from modelfleet.agent.hub.services.registry import RegistryServicer
+from modelfleet.agent.hub.services.tracking import TrackingServicer
 from modelfleet.agent.hub.services.users import UsersServicer
 from modelfleet.agent.hub.services.workspaces import WorkspacesServicer
 from modelfleet.agent.hub.settings import HubSettings
@@ -28,6 +29,7 @@ from modelfleet.proto.v1 import (
     audit_pb2_grpc,
     auth_pb2_grpc,
     registry_pb2_grpc,
+    tracking_pb2_grpc,
     workspaces_pb2_grpc,
 )
 
@@ -50,6 +52,7 @@ def build_server(hub: HubState) -> grpc.aio.Server:
     audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(hub), server)
     artifacts_pb2_grpc.add_ArtifactsServicer_to_server(ArtifactsServicer(hub), server)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(hub), server)
+    tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(hub), server)
     return server
 
 

@@ -34,6 +34,17 @@ from modelfleet.client._registry import (
     TensorSpec,
 )
 from modelfleet.client._settings import ClientSettings
+from modelfleet.client._tracking import (
+    Experiment,
+    MetricBucket,
+    MetricHistory,
+    MetricSummary,
+    Run,
+    RunArtifact,
+    RunComparison,
+    RunSearchPage,
+    RunStatus,
+)
 from modelfleet.client._trust import fingerprint_pem, root_certificates
 from modelfleet.client._types import (
     ApiKey,
@@ -68,6 +79,7 @@ __all__ = [
     "CreatedUser",
     "CredentialStore",
     "DeadlineExceeded",
+    "Experiment",
     "FailedPrecondition",
     "FileStore",
     "HubClient",
@@ -77,6 +89,9 @@ __all__ = [
     "KeyringStore",
     "Member",
     "Membership",
+    "MetricBucket",
+    "MetricHistory",
+    "MetricSummary",
     "ModelVersion",
     "ModelfleetError",
     "NotFound",
@@ -87,6 +102,11 @@ __all__ = [
     "RateLimited",
     "RegisteredModel",
     "Role",
+    "Run",
+    "RunArtifact",
+    "RunComparison",
+    "RunSearchPage",
+    "RunStatus",
     "ServerError",
     "Signature",
     "StoredTokens",

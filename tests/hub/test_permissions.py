@@ -25,6 +25,8 @@ from modelfleet.proto.v1 import (
     auth_pb2,
     registry_pb2,
     registry_pb2_grpc,
+    tracking_pb2,
+    tracking_pb2_grpc,
     workspaces_pb2,
 )
 from tests.hub.conftest import ADMIN, DEVELOPER, VIEWER, Hub
@@ -77,7 +79,22 @@ EXPECTED: dict[str, tuple[str, int, bool]] = {
     "Registry/DeleteAlias": ("ws", DEVELOPER, True),
     "Registry/AddComment": ("ws", VIEWER, True),
     "Registry/ListComments": ("ws", VIEWER, True),
+    "Tracking/CreateExperiment": ("ws", DEVELOPER, True),
+    "Tracking/GetExperiment": ("ws", VIEWER, True),
+    "Tracking/ListExperiments": ("ws", VIEWER, True),
+    "Tracking/CreateRun": ("ws", DEVELOPER, True),
+    "Tracking/GetRun": ("ws", VIEWER, True),
+    "Tracking/UpdateRun": ("ws", DEVELOPER, True),
+    "Tracking/LogBatch": ("ws", DEVELOPER, True),
+    "Tracking/LogArtifact": ("ws", DEVELOPER, True),
+    "Tracking/SearchRuns": ("ws", VIEWER, True),
+    "Tracking/GetMetricHistory": ("ws", VIEWER, True),
+    "Tracking/CompareRuns": ("ws", VIEWER, True),
+    "Tracking/AddRunComment": ("ws", VIEWER, True),
+    "Tracking/ListRunComments": ("ws", VIEWER, True),
 }
+
+NO_RUN = "0" * 32
 
 # Requests that pass any check a servicer makes after admission without changing anything
 # (ArchiveWorkspace is the exception; the test undoes it).
@@ -126,6 +143,19 @@ REQUESTS: dict[str, Message] = {
     "Registry/DeleteAlias": registry_pb2.DeleteAliasRequest(model_name="nothing", alias="x"),
     "Registry/AddComment": registry_pb2.AddCommentRequest(model_name="nothing", body="hi"),
     "Registry/ListComments": registry_pb2.ListCommentsRequest(model_name="nothing"),
+    "Tracking/CreateExperiment": tracking_pb2.CreateExperimentRequest(),
+    "Tracking/GetExperiment": tracking_pb2.GetExperimentRequest(experiment="nothing"),
+    "Tracking/ListExperiments": tracking_pb2.ListExperimentsRequest(),
+    "Tracking/CreateRun": tracking_pb2.CreateRunRequest(),
+    "Tracking/GetRun": tracking_pb2.GetRunRequest(run_id=NO_RUN),
+    "Tracking/UpdateRun": tracking_pb2.UpdateRunRequest(run_id=NO_RUN),
+    "Tracking/LogBatch": tracking_pb2.LogBatchRequest(run_id=NO_RUN, idempotency_key="k"),
+    "Tracking/LogArtifact": tracking_pb2.LogArtifactRequest(run_id=NO_RUN),
+    "Tracking/SearchRuns": tracking_pb2.SearchRunsRequest(),
+    "Tracking/GetMetricHistory": tracking_pb2.GetMetricHistoryRequest(run_id=NO_RUN, key="x"),
+    "Tracking/CompareRuns": tracking_pb2.CompareRunsRequest(),
+    "Tracking/AddRunComment": tracking_pb2.AddRunCommentRequest(run_id=NO_RUN, body="hi"),
+    "Tracking/ListRunComments": tracking_pb2.ListRunCommentsRequest(run_id=NO_RUN),
 }
 CALLERS = ["none", "viewer", "developer", "admin", "sysadmin", "api_key"]
 ADMITTED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
@@ -185,6 +215,7 @@ def _invoke(hub: Hub, method: str, metadata: list[tuple[str, str]]) -> grpc.Stat
         "Audit": hub.audit,
         "Artifacts": artifacts_pb2_grpc.ArtifactsStub(hub.channel),
         "Registry": registry_pb2_grpc.RegistryStub(hub.channel),
+        "Tracking": tracking_pb2_grpc.TrackingStub(hub.channel),
     }[service]
     rpc: Callable[..., Any] = getattr(stub, name)
     request: Any = REQUESTS[method]

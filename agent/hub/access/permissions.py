@@ -131,6 +131,20 @@ PERMISSIONS: dict[str, Permission] = {
     # Reviewers with read access take part in the discussion of a model.
     f"{_V1}Registry/AddComment": _in_workspace(Role.VIEWER, mutating=True),
     f"{_V1}Registry/ListComments": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/CreateExperiment": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Tracking/GetExperiment": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/ListExperiments": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/CreateRun": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Tracking/GetRun": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/UpdateRun": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Tracking/LogBatch": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Tracking/LogArtifact": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Tracking/SearchRuns": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/GetMetricHistory": _in_workspace(Role.VIEWER),
+    f"{_V1}Tracking/CompareRuns": _in_workspace(Role.VIEWER),
+    # As on models: reviewers with read access take part in the discussion of a run.
+    f"{_V1}Tracking/AddRunComment": _in_workspace(Role.VIEWER, mutating=True),
+    f"{_V1}Tracking/ListRunComments": _in_workspace(Role.VIEWER),
 }
 
 

@@ -1,0 +1,1 @@
+"""Experiment tracking on the hub: filter grammar, search, ingest, downsampling."""

@@ -1,0 +1,65 @@
+"""Tracking rows to `modelfleet.v1` tracking messages."""
+
+from __future__ import annotations
+
+import orjson
+
+from modelfleet.agent.hub.db.tracking_models import Experiment, RunComment
+from modelfleet.agent.hub.services.convert import timestamp
+from modelfleet.agent.hub.tracking.queries import RunView, Summary
+from modelfleet.proto.v1 import registry_pb2, tracking_pb2
+
+
+def experiment(row: Experiment, run_count: int) -> tracking_pb2.Experiment:
+    return tracking_pb2.Experiment(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        tags=orjson.loads(row.tags_json),
+        run_count=run_count,
+        created_at=timestamp(row.created_at),
+        created_by=row.created_by,
+    )
+
+
+def summary(item: Summary) -> tracking_pb2.MetricSummary:
+    return tracking_pb2.MetricSummary(
+        key=item.key,
+        last=item.last,
+        min=item.min,
+        max=item.max,
+        count=item.count,
+        last_step=item.last_step,
+    )
+
+
+def run(view: RunView) -> tracking_pb2.Run:
+    row = view.run
+    return tracking_pb2.Run(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        name=row.name,
+        status=row.status,  # type: ignore[arg-type]
+        start_time=timestamp(row.start_time),
+        end_time=timestamp(row.end_time),
+        params=view.params,
+        tags=view.tags,
+        metrics=[summary(m) for m in view.metrics],
+        artifacts=[
+            tracking_pb2.RunArtifact(path=a.path, sha256=a.sha256, size=a.size)
+            for a in view.artifacts
+        ],
+        parent_run_id=row.parent_run_id or "",
+        created_by=row.created_by,
+    )
+
+
+def comment(row: RunComment) -> registry_pb2.Comment:
+    return registry_pb2.Comment(
+        id=row.id,
+        target_kind="run",
+        target_id=row.run_id,
+        author=row.author,
+        body=row.body,
+        created_at=timestamp(row.created_at),
+    )

@@ -1,0 +1,163 @@
+"""Tracking lookups, always scoped by workspace, and whole runs loaded in a few queries."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from modelfleet.agent.hub.db.tracking_models import (
+    Experiment,
+    MetricSeries,
+    Run,
+    RunArtifactLink,
+    RunParam,
+    RunTag,
+)
+from modelfleet.agent.hub.errors import InvalidArgument, NotFound
+
+_KEY = re.compile(r"[A-Za-z0-9_\-./ ]{1,250}")
+KEY_RULE = "1-250 characters: letters, digits, spaces, '_', '-', '.' or '/'"
+MAX_VALUE = 6000
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass
+class Summary:
+    key: str
+    last: float
+    min: float
+    max: float
+    count: int
+    last_step: int
+
+
+@dataclass
+class RunView:
+    run: Run
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[Summary] = field(default_factory=list)
+    artifacts: list[RunArtifactLink] = field(default_factory=list)
+
+
+def check_key(name: str, key: str) -> str:
+    if not _KEY.fullmatch(key):
+        raise InvalidArgument(name, KEY_RULE, got=repr(key[:64]) if key else "empty")
+    return key
+
+
+def check_values(name: str, values: Mapping[str, str]) -> dict[str, str]:
+    """Params or tags: valid keys, values of at most MAX_VALUE characters."""
+    for key, value in values.items():
+        check_key(f"{name}[{key[:64]!r}]", key)
+        if len(value) > MAX_VALUE:
+            raise InvalidArgument(
+                f"{name}[{key!r}]", f"at most {MAX_VALUE} characters", got=str(len(value))
+            )
+    return dict(values)
+
+
+def as_number(value: str) -> float | None:
+    """A param value read as a finite number, for numeric filters; None when it is not one."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def find_experiment(
+    s: Session, workspace_id: str, ref: str, name: str = "experiment"
+) -> Experiment:
+    """By id or by name, in this workspace only."""
+    if not ref:
+        raise InvalidArgument(name, "an experiment id or name", got="empty")
+    query = select(Experiment).where(Experiment.workspace_id == workspace_id)
+    row = s.scalars(query.where(Experiment.name == ref)).first()
+    if row is None and _RUN_ID.fullmatch(ref):
+        row = s.scalars(query.where(Experiment.id == ref)).first()
+    if row is None:
+        raise NotFound(f"{name}: no experiment {ref[:128]!r} in this workspace")
+    return row
+
+
+def find_run(s: Session, workspace_id: str, run_id: str, name: str = "run_id") -> Run:
+    if not _RUN_ID.fullmatch(run_id):
+        raise InvalidArgument(name, "a run id (32 hex characters)", got=repr(run_id[:64]))
+    row = s.get(Run, run_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFound(f"{name}: no run {run_id} in this workspace")
+    return row
+
+
+def run_counts(s: Session, experiment_ids: Sequence[str]) -> dict[str, int]:
+    if not experiment_ids:
+        return {}
+    rows = s.execute(
+        select(Run.experiment_id, func.count())
+        .where(Run.experiment_id.in_(experiment_ids))
+        .group_by(Run.experiment_id)
+    )
+    return {experiment_id: int(n) for experiment_id, n in rows}
+
+
+def summaries(s: Session, run_ids: Sequence[str]) -> dict[str, list[Summary]]:
+    out: dict[str, list[Summary]] = {r: [] for r in run_ids}
+    rows = s.execute(
+        select(
+            MetricSeries.run_id,
+            MetricSeries.key,
+            MetricSeries.last,
+            MetricSeries.min,
+            MetricSeries.max,
+            MetricSeries.count,
+            MetricSeries.last_step,
+        )
+        .where(MetricSeries.run_id.in_(run_ids))
+        .order_by(MetricSeries.run_id, MetricSeries.key)
+    )
+    for run_id, key, last, low, high, count, last_step in rows:
+        out[run_id].append(Summary(key, last, low, high, count, last_step))
+    return out
+
+
+def run_views(s: Session, runs: Sequence[Run]) -> list[RunView]:
+    """Runs with params, tags, metric summaries and artifacts: four queries for any number."""
+    views = {r.id: RunView(r) for r in runs}
+    if not views:
+        return []
+    ids = list(views)
+    query = select(RunParam.run_id, RunParam.key, RunParam.value).where(RunParam.run_id.in_(ids))
+    for run_id, key, value in s.execute(query):
+        views[run_id].params[key] = value
+    query = select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))
+    for run_id, key, value in s.execute(query):
+        views[run_id].tags[key] = value
+    for run_id, items in summaries(s, ids).items():
+        views[run_id].metrics = items
+    links = select(RunArtifactLink).where(RunArtifactLink.run_id.in_(ids))
+    for link in s.scalars(links.order_by(RunArtifactLink.path)):
+        views[link.run_id].artifacts.append(link)
+    return [views[r.id] for r in runs]
+
+
+def runs_by_id(s: Session, workspace_id: str, run_ids: Sequence[str]) -> list[Run]:
+    """The runs in the order asked (NOT_FOUND naming the first one missing)."""
+    for index, run_id in enumerate(run_ids):
+        if not _RUN_ID.fullmatch(run_id):
+            raise InvalidArgument(
+                f"run_ids[{index}]", "a run id (32 hex characters)", got=repr(run_id[:64])
+            )
+    found = {
+        r.id: r
+        for r in s.scalars(select(Run).where(Run.id.in_(run_ids), Run.workspace_id == workspace_id))
+    }
+    for index, run_id in enumerate(run_ids):
+        if run_id not in found:
+            raise NotFound(f"run_ids[{index}]: no run {run_id} in this workspace")
+    return [found[r] for r in run_ids]

@@ -1,0 +1,252 @@
+"""SearchRuns as SQLAlchemy expressions: filter clauses, ordering, keyset cursors, count.
+
+Every order key sorts missing values last in either direction, and the run id breaks
+ties, so a page boundary is a fixed point of a total order: pages never skip or repeat
+runs while other runs are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import aliased
+
+from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam, RunTag
+from modelfleet.agent.hub.errors import InvalidArgument
+from modelfleet.agent.hub.tracking.filters import Clause, Operand, OrderKey
+from modelfleet.proto.v1 import tracking_pb2
+
+_COMPARE = {
+    "=": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+}
+STATUS_NAMES = {
+    name: value
+    for name, value in tracking_pb2.RunStatus.items()
+    if value != tracking_pb2.RUN_STATUS_UNSPECIFIED
+}
+_ATTRIBUTE_COLUMNS: dict[str, Any] = {
+    "status": Run.status,
+    "start_time": Run.start_time,
+    "end_time": Run.end_time,
+    "name": Run.name,
+}
+
+
+def _where(column: Any, clause: Clause, field: str) -> ColumnElement[bool]:
+    if clause.op == "LIKE":
+        if not isinstance(clause.value, str):
+            raise InvalidArgument(
+                field, f"a quoted pattern after LIKE at position {clause.position}"
+            )
+        return column.like(clause.value)  # type: ignore[no-any-return]
+    return _COMPARE[clause.op](column, clause.value)  # type: ignore[no-any-return]
+
+
+def _time(value: str | float, field: str, position: int) -> datetime:
+    if isinstance(value, float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            field,
+            f"an ISO 8601 time like '2026-01-31T12:00:00Z' or epoch milliseconds "
+            f"at position {position}",
+            got=repr(value),
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
+    """One clause as a boolean SQL expression over `Run`."""
+    kind, key, at = clause.operand.kind, clause.operand.key, clause.position
+    if kind == "metrics":
+        if not isinstance(clause.value, float) or clause.op == "LIKE":
+            raise InvalidArgument(
+                field,
+                f"a number to compare metrics.{key} with at position {at}",
+                repr(clause.value),
+            )
+        return exists().where(
+            MetricSeries.run_id == Run.id,
+            MetricSeries.key == key,
+            _where(MetricSeries.last, clause, field),
+        )
+    if kind == "params":
+        # A number compares numerically (runs whose value is not a number never match);
+        # a quoted string compares the text.
+        column = RunParam.value_num if isinstance(clause.value, float) else RunParam.value
+        if clause.op == "LIKE" and column is RunParam.value_num:
+            raise InvalidArgument(field, f"a quoted pattern after LIKE at position {at}")
+        return exists().where(
+            RunParam.run_id == Run.id, RunParam.key == key, _where(column, clause, field)
+        )
+    if kind == "tags":
+        if not isinstance(clause.value, str):
+            raise InvalidArgument(field, f"a quoted string for tags.{key} at position {at}")
+        return exists().where(
+            RunTag.run_id == Run.id, RunTag.key == key, _where(RunTag.value, clause, field)
+        )
+    column = _ATTRIBUTE_COLUMNS[kind]
+    if kind == "status":
+        name = str(clause.value).upper()
+        if name not in STATUS_NAMES or clause.op not in ("=", "!="):
+            raise InvalidArgument(
+                field,
+                f"status = or != one of {', '.join(STATUS_NAMES)} at position {at}",
+                got=f"{clause.op} {clause.value!r}",
+            )
+        return _where(column, Clause(clause.operand, clause.op, STATUS_NAMES[name], at), field)
+    if kind in ("start_time", "end_time"):
+        if clause.op == "LIKE":
+            raise InvalidArgument(field, f"a comparison, not LIKE, for {kind} at position {at}")
+        when = _time(clause.value, field, at)
+        return _COMPARE[clause.op](column, when)  # type: ignore[no-any-return]
+    if not isinstance(clause.value, str):
+        raise InvalidArgument(field, f"a quoted string for name at position {at}")
+    return _where(column, clause, field)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sort:
+    expression: Any
+    descending: bool
+    kind: str
+
+
+def _sorts(keys: Sequence[OrderKey]) -> tuple[list[_Sort], list[tuple[Operand, Any]]]:
+    """Sort expressions plus the outer joins they need (one aliased table per key)."""
+    sorts: list[_Sort] = []
+    joins: list[tuple[Operand, Any]] = []
+    for key in keys:
+        kind = key.operand.kind
+        if kind == "metrics":
+            series = aliased(MetricSeries)
+            joins.append((key.operand, series))
+            sorts.append(_Sort(series.last, key.descending, "float"))
+        elif kind == "params":
+            param = aliased(RunParam)
+            joins.append((key.operand, param))
+            # Numbers in numeric order first, then the other values as text.
+            sorts.append(_Sort(param.value_num, key.descending, "float"))
+            sorts.append(_Sort(param.value, key.descending, "str"))
+        elif kind == "tags":
+            tag = aliased(RunTag)
+            joins.append((key.operand, tag))
+            sorts.append(_Sort(tag.value, key.descending, "str"))
+        else:
+            column = _ATTRIBUTE_COLUMNS[kind]
+            typed = {"start_time": "time", "end_time": "time", "status": "int"}.get(kind, "str")
+            sorts.append(_Sort(column, key.descending, typed))
+    if not keys:
+        sorts.append(_Sort(Run.start_time, True, "time"))
+    return sorts, joins
+
+
+def _after(sorts: list[_Sort], values: list[Any], run_id: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor in the order (missing values last, then the id)."""
+    options: list[ColumnElement[bool]] = []
+    equal: list[ColumnElement[bool]] = []
+    for sort, value in zip(sorts, values, strict=True):
+        expr = sort.expression
+        if value is None:
+            # Nothing sorts after a missing value except other missing values' ids.
+            equal.append(expr.is_(None))
+            continue
+        later = expr < value if sort.descending else expr > value
+        options.append(and_(*equal, or_(later, expr.is_(None))))
+        equal.append(expr == value)
+    options.append(and_(*equal, Run.id > run_id))
+    return or_(*options) if options else false()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    page: Select[Any]
+    count: Select[Any]
+    sorts: list[_Sort]
+
+
+def build(
+    workspace_id: str,
+    experiment_ids: Sequence[str] | None,
+    clauses: Sequence[Clause],
+    order: Sequence[OrderKey],
+    cursor: tuple[list[Any], str] | None,
+    limit: int,
+) -> SearchQuery:
+    scope = [Run.workspace_id == workspace_id]
+    if experiment_ids is not None:
+        scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
+    scope.extend(condition(c) for c in clauses)
+    count = select(func.count()).select_from(Run).where(*scope)
+    sorts, joins = _sorts(order)
+    query = select(Run.id, *(s.expression for s in sorts)).select_from(Run)
+    for operand, table in joins:
+        query = query.outerjoin(table, and_(table.run_id == Run.id, table.key == operand.key))
+    query = query.where(*scope)
+    if cursor is not None:
+        query = query.where(_after(sorts, *cursor))
+    ordering = []
+    for sort in sorts:
+        expr = sort.expression
+        ordering.append((expr.desc() if sort.descending else expr.asc()).nulls_last())
+    return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), count, sorts)
+
+
+# --- cursors ----------------------------------------------------------------------------
+
+
+def fingerprint(*parts: object) -> str:
+    """Ties a cursor to the query that made it, so it cannot be replayed on another."""
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
+
+
+def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any]) -> str:
+    values = []
+    for sort, value in zip(sorts, row[1:], strict=True):
+        if value is not None and sort.kind == "time":
+            value = value.astimezone(UTC).isoformat()
+        values.append(value)
+    payload = orjson.dumps({"q": query_id, "v": values, "id": row[0]})
+    return base64.urlsafe_b64encode(payload).decode()
+
+
+def decode_cursor(token: str, query_id: str, sorts: list[_Sort]) -> tuple[list[Any], str]:
+    field = "page.page_token"
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        values, run_id = doc["v"], str(doc["id"])
+        if doc["q"] != query_id or len(values) != len(sorts):
+            raise InvalidArgument(field, "a token from the same search (filter and order)")
+        parsed = [
+            _parse_value(sort.kind, v) if v is not None else None
+            for sort, v in zip(sorts, values, strict=True)
+        ]
+    except InvalidArgument:
+        raise
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(field, "a token from a previous response") from None
+    return parsed, run_id
+
+
+def _parse_value(kind: str, value: Any) -> Any:
+    if kind == "time":
+        return datetime.fromisoformat(value)
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    return str(value)

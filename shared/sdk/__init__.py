@@ -1,0 +1,7 @@
+"""The notebook SDK: `connect`, `start_run` and the run's logging calls."""
+
+from modelfleet.sdk._connect import connect
+from modelfleet.sdk._run import ActiveRun, active_run, start_run
+from modelfleet.sdk._sender import DeliveryError, SenderPolicy
+
+__all__ = ["ActiveRun", "DeliveryError", "SenderPolicy", "active_run", "connect", "start_run"]

@@ -1,0 +1,143 @@
+"""SearchRuns semantics: operators, typing of params and metrics, ordering with missing
+values, stable cursor pagination, and precise parse errors."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from modelfleet.proto.v1 import common_pb2, tracking_pb2
+from tests.tracking.conftest import Tracking, new_run
+
+
+def _search(t: Tracking, flt: str = "", order: list[str] | None = None, **kw: object) -> list[str]:
+    response = t.stub.SearchRuns(
+        tracking_pb2.SearchRunsRequest(filter=flt, order_by=order or [], **kw),  # type: ignore[arg-type]
+        metadata=t.viewer,
+    )
+    return [r.name for r in response.runs]
+
+
+def _refusal(t: Tracking, flt: str = "", order: list[str] | None = None) -> str:
+    with pytest.raises(grpc.RpcError) as info:
+        t.stub.SearchRuns(
+            tracking_pb2.SearchRunsRequest(filter=flt, order_by=order or []), metadata=t.viewer
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return str(info.value.details())
+
+
+@pytest.fixture
+def runs(tracking: Tracking) -> Tracking:
+    t = tracking
+    new_run(t, name="a", params={"lr": "0.1", "opt": "adam"}, tags={"team": "risk"},
+            metrics={"auc": 0.91, "loss": 0.3})  # fmt: skip
+    new_run(t, name="b", params={"lr": "0.01", "opt": "sgd"}, tags={"team": "growth"},
+            metrics={"auc": 0.85})  # fmt: skip
+    new_run(t, name="c", params={"lr": "1e-3", "opt": "adamw"}, metrics={"auc": 0.95, "loss": 0.1})
+    new_run(t, name="d", params={"lr": "auto"}, tags={"team": "risk"})
+    new_run(t, "other", name="e", params={"lr": "0.5"}, metrics={"auc": 0.99})
+    return t
+
+
+def test_each_operator_on_metrics(runs: Tracking) -> None:
+    t = runs
+    assert sorted(_search(t, "metrics.auc = 0.91")) == ["a"]
+    assert sorted(_search(t, "metrics.auc != 0.91")) == ["b", "c", "e"]
+    assert sorted(_search(t, "metrics.auc < 0.91")) == ["b"]
+    assert sorted(_search(t, "metrics.auc <= 0.91")) == ["a", "b"]
+    assert sorted(_search(t, "metrics.auc > 0.91")) == ["c", "e"]
+    assert sorted(_search(t, "metrics.auc >= 0.91")) == ["a", "c", "e"]
+    # A run without the metric never matches, whatever the operator.
+    assert sorted(_search(t, "metrics.loss != 0.3")) == ["c"]
+    assert sorted(_search(t, "metrics.auc > 0.9 AND metrics.loss < 0.2")) == ["c"]
+
+
+def test_params_compare_as_numbers_or_text_by_the_literal(runs: Tracking) -> None:
+    t = runs
+    # Numbers compare numerically: "1e-3" < "0.01" < "0.1"; "auto" is not a number.
+    assert sorted(_search(t, "params.lr < 0.05")) == ["b", "c"]
+    assert sorted(_search(t, "params.lr = 0.001")) == ["c"]
+    # Quoted literals compare the text exactly.
+    assert sorted(_search(t, "params.lr = '0.01'")) == ["b"]
+    assert sorted(_search(t, "params.lr = '0.010'")) == []
+    assert sorted(_search(t, "params.opt LIKE 'adam%'")) == ["a", "c"]
+    assert sorted(_search(t, "params.opt != 'adam'")) == ["b", "c"]
+
+
+def test_tags_attributes_and_experiment_scope(runs: Tracking) -> None:
+    t = runs
+    assert sorted(_search(t, "tags.team = 'risk'")) == ["a", "d"]
+    assert sorted(_search(t, "name LIKE 'a%' and status = 'RUNNING'")) == ["a"]
+    assert _search(t, "status = 'FINISHED'") == []
+    assert sorted(_search(t, "start_time >= '2000-01-01T00:00:00Z'")) == list("abcde")
+    assert _search(t, "start_time < '2000-01-01'") == []
+    assert sorted(_search(t, "", experiments=["other"])) == ["e"]
+    assert sorted(_search(t, "metrics.auc > 0", experiments=["exp"])) == ["a", "b", "c"]
+
+
+def test_ordering_puts_missing_values_last_both_ways(runs: Tracking) -> None:
+    t = runs
+    assert _search(t, "", ["metrics.loss ASC", "name"]) == ["c", "a", "b", "d", "e"]
+    assert _search(t, "", ["metrics.loss DESC", "name"]) == ["a", "c", "b", "d", "e"]
+    # Numeric params in numeric order, then text values, then runs without the param.
+    assert _search(t, "", ["params.lr"]) == ["c", "b", "a", "e", "d"]
+    assert _search(t, "", ["params.lr DESC"]) == ["e", "a", "b", "c", "d"]
+    assert _search(t, "", ["tags.team", "name DESC"]) == ["b", "d", "a", "e", "c"]
+
+
+def test_pagination_is_stable_while_runs_are_added(tracking: Tracking) -> None:
+    t = tracking
+    for i in range(12):
+        new_run(t, name=f"r{i:02d}", metrics={"auc": (i % 4) / 4} if i % 3 else None)
+    seen: list[tuple[str, str, float | None]] = []
+    token = ""
+    while True:
+        response = t.stub.SearchRuns(
+            tracking_pb2.SearchRunsRequest(
+                order_by=["metrics.auc DESC"],
+                page=common_pb2.PageRequest(page_size=5, page_token=token),
+            ),
+            metadata=t.viewer,
+        )
+        assert response.total_count >= 12
+        for r in response.runs:
+            auc = next((m.last for m in r.metrics if m.key == "auc"), None)
+            seen.append((r.name, r.id, auc))
+        # A run added between pages lands somewhere; it must not shift what follows.
+        new_run(t, name=f"late{len(seen)}", metrics={"auc": 0.6})
+        token = response.next_page_token
+        if not token:
+            break
+    originals = [(auc, run_id, name) for name, run_id, auc in seen if name.startswith("r")]
+    assert len({name for *_, name in originals}) == len(originals) == 12
+    # Descending auc, ties by run id, runs without the metric last (by id).
+    present = [o for o in originals if o[0] is not None]
+    missing = [o for o in originals if o[0] is None]
+    assert originals == present + missing
+    assert present == sorted(present, key=lambda o: (-o[0], o[1]))  # type: ignore[operator]
+    assert missing == sorted(missing, key=lambda o: o[1]) and len(missing) == 4
+    with pytest.raises(grpc.RpcError) as info:
+        t.stub.SearchRuns(
+            tracking_pb2.SearchRunsRequest(
+                order_by=["name"], page=common_pb2.PageRequest(page_size=5, page_token=token or "x")
+            ),
+            metadata=t.viewer,
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page.page_token" in str(info.value.details())
+
+
+def test_parse_errors_name_the_position(runs: Tracking) -> None:
+    t = runs
+    assert "position 13" in _refusal(t, "metrics.auc ~ 0.9")
+    assert "position 1" in _refusal(t, "metric.auc > 0.9")
+    assert "AND between conditions at position 19" in _refusal(t, "metrics.auc > 0.9 OR name = 'x'")
+    assert "end of filter" in _refusal(t, "metrics.auc >")
+    assert "a number to compare metrics.auc" in _refusal(t, "metrics.auc > 'high'")
+    assert "quoted string for tags.team" in _refusal(t, "tags.team = 3")
+    assert "status = or !=" in _refusal(t, "status = 'DONE'")
+    assert "ISO 8601" in _refusal(t, "start_time > 'yesterday'")
+    assert "order_by[1]" in _refusal(t, "", ["name", "metrics.auc SIDEWAYS"])
+    # Quotes inside strings are data, never SQL.
+    assert _search(t, "name = 'x'' OR 1=1 --'") == []
