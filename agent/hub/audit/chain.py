@@ -175,7 +175,7 @@ _WALK_SQL = (
 )
 
 
-def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
+def verify_chain(engine: Engine, *, batch_size: int = 5_000) -> ChainReport:
     """Walk the whole log in seq order and name the first row that breaks the chain.
 
     Streams plain DBAPI tuples (a server-side cursor on PostgreSQL): at 100,000+ rows a
@@ -190,7 +190,8 @@ def verify_chain(engine: Engine, *, batch_size: int = 20_000) -> ChainReport:
         raw = conn.connection.dbapi_connection
         assert raw is not None
         postgres = conn.dialect.name == "postgresql"
-        cursor: Any = raw.cursor(name="audit_walk") if postgres else raw.cursor()
+        # Binary transfer parses the integer columns faster on PostgreSQL.
+        cursor: Any = raw.cursor(name="audit_walk", binary=True) if postgres else raw.cursor()
         if postgres:
             cursor.itersize = batch_size
         cursor.execute(_WALK_SQL)
