@@ -14,6 +14,12 @@ import orjson
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.interceptor import AccessInterceptor
 from modelfleet.agent.hub.datadir import HubPaths
+from modelfleet.agent.hub.deployments.policy import PromotionPolicy
+from modelfleet.agent.hub.deployments.service import DeploymentsServicer
+from modelfleet.agent.hub.fleet.runtime import FleetRuntime
+from modelfleet.agent.hub.fleet.service import EnrollmentServicer, FleetServicer
+from modelfleet.agent.hub.fleet.session import AgentSessionServicer
+from modelfleet.agent.hub.monitoring.service import MonitoringServicer
 from modelfleet.agent.hub.services.artifacts import ArtifactsServicer
 from modelfleet.agent.hub.services.audit import AuditServicer
 from modelfleet.agent.hub.services.auth import ApiKeysServicer, AuthServicer
@@ -28,6 +34,9 @@ from modelfleet.proto.v1 import (
     artifacts_pb2_grpc,
     audit_pb2_grpc,
     auth_pb2_grpc,
+    deployments_pb2_grpc,
+    fleet_pb2_grpc,
+    monitoring_pb2_grpc,
     registry_pb2_grpc,
     tracking_pb2_grpc,
     workspaces_pb2_grpc,
@@ -38,12 +47,31 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 5.0
 
 
-def build_server(hub: HubState) -> grpc.aio.Server:
+# Agents ping every 20 s on their long-lived streams; allow it, with or without calls.
+_KEEPALIVE = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+def build_server(
+    hub: HubState, *, promotion_policy: PromotionPolicy | None = None
+) -> grpc.aio.Server:
     """A server with every hub servicer behind the access interceptor (no port bound yet)."""
+    if hub.fleet is None:
+        hub.fleet = FleetRuntime(hub)
+    fleet = hub.fleet
     server = grpc.aio.server(
-        interceptors=[AccessInterceptor(hub.db, hub.authenticator)],
+        interceptors=[AccessInterceptor(hub.db, hub.authenticator, agents=fleet.directory)],
         # Room for a model version's reference profile; artifact chunks are bounded lower.
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", 16 << 20),
+            *_KEEPALIVE,
+        ],
     )
     auth_pb2_grpc.add_AuthServicer_to_server(AuthServicer(hub), server)
     auth_pb2_grpc.add_ApiKeysServicer_to_server(ApiKeysServicer(hub), server)
@@ -52,6 +80,13 @@ def build_server(hub: HubState) -> grpc.aio.Server:
     audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(hub), server)
     artifacts_pb2_grpc.add_ArtifactsServicer_to_server(ArtifactsServicer(hub), server)
     registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(hub), server)
+    fleet_pb2_grpc.add_FleetServicer_to_server(FleetServicer(fleet), server)
+    fleet_pb2_grpc.add_EnrollmentServicer_to_server(EnrollmentServicer(fleet), server)
+    fleet_pb2_grpc.add_AgentSessionServicer_to_server(AgentSessionServicer(fleet), server)
+    deployments_pb2_grpc.add_DeploymentsServicer_to_server(
+        DeploymentsServicer(fleet, promotion_policy), server
+    )
+    monitoring_pb2_grpc.add_MonitoringServicer_to_server(MonitoringServicer(hub), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(hub), server)
     return server
 
@@ -60,6 +95,19 @@ def server_credentials(paths: HubPaths) -> grpc.ServerCredentials:
     # The chain includes the CA so a client can pin its fingerprint from the handshake.
     chain = paths.server_cert.read_bytes() + paths.ca_cert.read_bytes()
     return grpc.ssl_server_credentials([(paths.server_key.read_bytes(), chain)])
+
+
+def agent_server_credentials(paths: HubPaths) -> grpc.ServerCredentials:
+    """The agent port: a client certificate issued by the hub CA is required (mutual TLS).
+
+    A separate port because gRPC servers cannot ask for an optional client certificate.
+    """
+    chain = paths.server_cert.read_bytes() + paths.ca_cert.read_bytes()
+    return grpc.ssl_server_credentials(
+        [(paths.server_key.read_bytes(), chain)],
+        root_certificates=paths.ca_cert.read_bytes(),
+        require_client_auth=True,
+    )
 
 
 async def serve(
@@ -75,24 +123,47 @@ async def serve(
     pki.ensure_tls(paths, renew=True)
     hub = HubState.open(paths, settings or HubSettings.from_env())
     server = build_server(hub)
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    address = _address(host, port)
     bound = server.add_secure_port(address, server_credentials(paths))
     if bound == 0:
         raise OSError(f"cannot listen on {address}")
+    agent_address = _address(host, hub.settings.agent_port)
+    agent_port = server.add_secure_port(agent_address, agent_server_credentials(paths))
+    if agent_port == 0:
+        raise OSError(f"cannot listen on {agent_address} (agent port)")
+    assert hub.fleet is not None
+    hub.fleet.agent_port = agent_port
+    hub.fleet.hub_hint = _address(host, bound)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("hub listening on %s:%d (CA %s)", host, bound, hub.ca_fingerprint)
+    log.info(
+        "hub listening on %s:%d, agents on port %d (CA %s)",
+        host,
+        bound,
+        agent_port,
+        hub.ca_fingerprint,
+    )
     if ready_file is not None:
-        doc = {"port": bound, "ca_fingerprint": hub.ca_fingerprint, "pid": os.getpid()}
+        doc = {
+            "port": bound,
+            "agent_port": agent_port,
+            "ca_fingerprint": hub.ca_fingerprint,
+            "pid": os.getpid(),
+        }
         write_private_file(ready_file, orjson.dumps(doc))
     try:
         await stop.wait()
     finally:
         log.info("stopping (grace %.0f s)", GRACE_SECONDS)
         await server.stop(GRACE_SECONDS)
+        await hub.fleet.close()
         hub.db.dispose()
         if ready_file is not None:
             await asyncio.to_thread(ready_file.unlink, missing_ok=True)
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

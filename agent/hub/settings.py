@@ -32,6 +32,22 @@ class HubSettings:
     # Writes to api_keys.last_used_at at most this often per key.
     api_key_last_used_interval: float = 60.0
     rpc_workers: int = 8
+    # Fleet: agent certificate lifetime, the mutual-TLS agent port (0 = OS-chosen), how
+    # often in-memory heartbeats reach the database, and when a silent agent counts offline.
+    agent_certificate_hours: float = 24.0
+    agent_port: int = 0
+    heartbeat_flush_interval: float = 10.0
+    agent_offline_after: float = 30.0
+    # Alerts: how often rules are evaluated; delivery attempts per notification with
+    # exponential back-off (base doubling up to the cap); the deadline of each attempt.
+    alert_eval_interval: float = 2.0
+    alert_delivery_attempts: int = 8
+    alert_retry_base: float = 2.0
+    alert_retry_max: float = 300.0
+    outbound_timeout: float = 10.0
+    # Outbound notifications refuse loopback, private, link-local and multicast addresses
+    # unless listed here (comma-separated CIDRs, e.g. "10.1.2.0/24,127.0.0.1/32").
+    outbound_allowed_networks: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -41,7 +57,7 @@ class HubSettings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            kind = int if f.type in ("int", int) else float
+            kind = {"int": int, "str": str}.get(str(f.type), float)
             try:
                 values[f.name] = kind(raw)
             except ValueError:

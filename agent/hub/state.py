@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from modelfleet._version import __version__
@@ -17,6 +20,9 @@ from modelfleet.agent.hub.passwords import Passwords
 from modelfleet.agent.hub.sessions import Sessions
 from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.tokens import TokenSigner, TokenVerifier, key_id
+
+if TYPE_CHECKING:
+    from modelfleet.agent.hub.fleet.runtime import FleetRuntime
 
 
 @dataclass
@@ -34,6 +40,9 @@ class HubState:
     # Artifact bytes, and the key that signs model manifests (the hub's Ed25519 key).
     blobs: BlobStore | None = None
     manifest_key: Ed25519PrivateKey | None = None
+    # The CA key signs agent certificates; the fleet runtime is built with the server.
+    ca_key: ec.EllipticCurvePrivateKey | None = None
+    fleet: FleetRuntime | None = None
 
     @classmethod
     def build(
@@ -43,6 +52,7 @@ class HubState:
         ca_pem: bytes,
         settings: HubSettings | None = None,
         blobs: BlobStore | None = None,
+        ca_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> HubState:
         s = settings or HubSettings()
         public = signing_key.public_key()
@@ -59,6 +69,7 @@ class HubState:
             ca_fingerprint=pki.fingerprint(ca_pem),
             blobs=blobs,
             manifest_key=signing_key,
+            ca_key=ca_key,
         )
 
     @classmethod
@@ -75,4 +86,12 @@ class HubState:
             paths.ca_cert.read_bytes(),
             settings,
             LocalBlobStore(paths.blobs, load_keyring(paths.blob_keyring)),
+            _load_ca_key(paths),
         )
+
+
+def _load_ca_key(paths: HubPaths) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise DataDirError(f"{paths.ca_key.name}: expected an EC private key")
+    return key

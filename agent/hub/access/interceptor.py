@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 
@@ -13,6 +13,7 @@ from modelfleet.agent.hub.access.permissions import (
     PERMISSIONS,
     Access,
     Permission,
+    Role,
     WorkspaceHeader,
     action_name,
 )
@@ -41,6 +42,18 @@ else:
 _ROLE_NAMES = {1: "VIEWER", 2: "DEVELOPER", 3: "ADMIN"}
 
 
+class AgentAuthenticator(Protocol):
+    async def authenticate(self, cert_pem: bytes) -> Principal:
+        """The agent a verified client certificate names; Unauthenticated if revoked."""
+        ...
+
+
+def _peer_certificate(context: Context) -> bytes | None:
+    """The client certificate the TLS layer verified against the hub CA (agent port only)."""
+    certs = list(context.auth_context().get("x509_pem_cert", ()))
+    return certs[0] if certs else None
+
+
 class AccessInterceptor(_InterceptorBase):
     """Every RPC passes here; a method missing from `PERMISSIONS` is refused."""
 
@@ -49,9 +62,11 @@ class AccessInterceptor(_InterceptorBase):
         db: Database,
         authenticator: Authenticator,
         permissions: dict[str, Permission] | None = None,
+        agents: AgentAuthenticator | None = None,
     ) -> None:
         self._db = db
         self._auth = authenticator
+        self._agents = agents
         self._permissions = PERMISSIONS if permissions is None else permissions
 
     async def intercept_service(
@@ -104,7 +119,22 @@ class AccessInterceptor(_InterceptorBase):
             return grpc.unary_stream_rpc_method_handler(
                 stream, handler.request_deserializer, handler.response_serializer
             )
-        # Bidi-streaming hub methods do not exist yet; refuse rather than pass.
+        if handler.stream_stream is not None:
+            inner_bidi = handler.stream_stream
+
+            async def bidi(requests: Any, context: Context) -> AsyncIterator[Any]:
+                call = await self._admit(method, permission, metadata, context)
+                token = set_current_call(call)
+                try:
+                    async with self._finish(call, permission, context):
+                        async for item in inner_bidi(requests, context):
+                            yield item
+                finally:
+                    token.var.reset(token)
+
+            return grpc.stream_stream_rpc_method_handler(
+                bidi, handler.request_deserializer, handler.response_serializer
+            )
         log.error("[%s] streaming kind not supported by the interceptor", method)
         return _refusal(method)
 
@@ -117,17 +147,39 @@ class AccessInterceptor(_InterceptorBase):
     ) -> Call:
         call = Call(method=method, action=action_name(method), peer=context.peer() or "")
         try:
-            await self._check(call, permission, metadata)
+            cert = _peer_certificate(context)
+            if cert is not None:
+                await self._check_agent(call, permission, cert)
+            else:
+                await self._check(call, permission, metadata)
         except HubError as exc:
             await self._audit_denial(call, exc, metadata)
             await context.abort(exc.code, exc.message)
         return call
+
+    async def _check_agent(self, call: Call, permission: Permission | None, cert: bytes) -> None:
+        """A caller with a hub-CA client certificate is an agent, and nothing else."""
+        if self._agents is None:
+            raise Unauthenticated("this server does not accept agent certificates")
+        call.principal = principal = await self._agents.authenticate(cert)
+        if permission is None or not permission.agents:
+            raise PermissionDenied(f"{call.action} is not open to agents")
+        workspace_id = next(iter(principal.roles))
+        workspace = await self._auth.workspace(workspace_id)
+        if workspace is None:
+            raise Unauthenticated("the agent's workspace no longer exists")
+        call.workspace = workspace
+        call.role = Role.VIEWER
 
     async def _check(
         self, call: Call, permission: Permission | None, metadata: dict[str, str]
     ) -> None:
         if permission is None:
             raise PermissionDenied(f"{call.action} is not open to anyone")
+        if permission.access is Access.AGENT:
+            raise PermissionDenied(
+                f"{call.action} is for enrolled agents (client certificate on the agent port)"
+            )
         if permission.access is Access.PUBLIC:
             # A stale token sent along with Refresh or Logout must not get in the way.
             try:

@@ -19,6 +19,8 @@ class Access(enum.Enum):
     AUTHENTICATED = "authenticated"
     SYSTEM_ADMIN = "system_admin"
     WORKSPACE = "workspace"
+    # Enrolled agents only (mutual TLS on the agent port), in their own workspace.
+    AGENT = "agent"
 
 
 class WorkspaceHeader(enum.Enum):
@@ -38,6 +40,8 @@ class Permission:
     audited: bool = False
     # API keys act in one workspace; account and hub administration stay with people.
     api_keys: bool = True
+    # Also open to agents (in their own workspace, as viewers); people keep their access.
+    agents: bool = False
 
     @property
     def is_audited(self) -> bool:
@@ -63,6 +67,7 @@ def _in_workspace(
     header: WorkspaceHeader = WorkspaceHeader.REQUIRED,
     audited: bool = False,
     api_keys: bool = True,
+    agents: bool = False,
 ) -> Permission:
     return Permission(
         Access.WORKSPACE,
@@ -71,7 +76,12 @@ def _in_workspace(
         mutating=mutating,
         audited=audited,
         api_keys=api_keys,
+        agents=agents,
     )
+
+
+def _agent_only(*, mutating: bool = False) -> Permission:
+    return Permission(Access.AGENT, mutating=mutating, api_keys=False, agents=True)
 
 
 _V1 = "/modelfleet.v1."
@@ -111,8 +121,9 @@ PERMISSIONS: dict[str, Permission] = {
     f"{_V1}Audit/VerifyAudit": _system_admin(),
     f"{_V1}Artifacts/StartUpload": _in_workspace(Role.DEVELOPER, mutating=True),
     f"{_V1}Artifacts/Upload": _in_workspace(Role.DEVELOPER, mutating=True),
-    f"{_V1}Artifacts/Download": _in_workspace(Role.VIEWER),
-    f"{_V1}Artifacts/StatArtifact": _in_workspace(Role.VIEWER),
+    # Agents pull the artifacts of their deployments from their own workspace.
+    f"{_V1}Artifacts/Download": _in_workspace(Role.VIEWER, agents=True),
+    f"{_V1}Artifacts/StatArtifact": _in_workspace(Role.VIEWER, agents=True),
     f"{_V1}Registry/CreateModel": _in_workspace(Role.DEVELOPER, mutating=True),
     f"{_V1}Registry/GetModel": _in_workspace(Role.VIEWER),
     f"{_V1}Registry/ListModels": _in_workspace(Role.VIEWER),
@@ -145,6 +156,24 @@ PERMISSIONS: dict[str, Permission] = {
     # As on models: reviewers with read access take part in the discussion of a run.
     f"{_V1}Tracking/AddRunComment": _in_workspace(Role.VIEWER, mutating=True),
     f"{_V1}Tracking/ListRunComments": _in_workspace(Role.VIEWER),
+    # Fleet: workspace admins enrol and revoke agents; the join token is Join's credential.
+    f"{_V1}Fleet/CreateJoinToken": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Fleet/ListAgents": _in_workspace(Role.VIEWER),
+    f"{_V1}Fleet/GetAgent": _in_workspace(Role.VIEWER),
+    f"{_V1}Fleet/RevokeAgent": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Enrollment/Join": _public(mutating=True),
+    f"{_V1}Enrollment/RenewCertificate": _agent_only(mutating=True),
+    f"{_V1}AgentSession/Connect": _agent_only(),
+    # Production promotions also pass the promotion policy (deployments.policy).
+    f"{_V1}Deployments/Deploy": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/Promote": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/Rollback": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/SetTraffic": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/Undeploy": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/ListDeployments": _in_workspace(Role.VIEWER),
+    f"{_V1}Deployments/GetDeployment": _in_workspace(Role.VIEWER),
+    f"{_V1}Deployments/ListDeploymentEvents": _in_workspace(Role.VIEWER),
+    f"{_V1}Monitoring/QueryMetrics": _in_workspace(Role.VIEWER),
 }
 
 

@@ -1,6 +1,7 @@
 """The hub database: typed ORM models, engines, units of work and migrations."""
 
 # Imported for its tables: tracking code imports its models from the module itself.
+from modelfleet.agent.hub.db import fleet_models as fleet_models
 from modelfleet.agent.hub.db import tracking_models as tracking_models
 from modelfleet.agent.hub.db.engine import Database, make_engine
 from modelfleet.agent.hub.db.migrate import current_revision, downgrade, head_revision, upgrade

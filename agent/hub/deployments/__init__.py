@@ -1,0 +1,1 @@
+"""Deployments: desired state per workspace, environment and name, kept as revisions."""

@@ -1,0 +1,225 @@
+"""Deployments servicer: deploy, promote, roll back, split traffic, undeploy, list, timeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from modelfleet.agent.hub import validation
+from modelfleet.agent.hub.access.principal import current_call
+from modelfleet.agent.hub.access.recording import record
+from modelfleet.agent.hub.db.fleet_models import Agent, DeploymentRow
+from modelfleet.agent.hub.deployments import convert, policy, store, traffic
+from modelfleet.agent.hub.deployments.spec import Spec, settings_of
+from modelfleet.agent.hub.errors import Context, FailedPrecondition, InvalidArgument, NotFound
+from modelfleet.agent.hub.fleet.runtime import FleetRuntime
+from modelfleet.proto.v1 import deployments_pb2, deployments_pb2_grpc
+
+MAX_REASON = 1024
+Change = Callable[[Session, DeploymentRow | None], tuple[Spec, str]]
+
+
+class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
+    def __init__(
+        self, fleet: FleetRuntime, promotion_policy: policy.PromotionPolicy | None = None
+    ) -> None:
+        self._fleet = fleet
+        self._db = fleet.hub.db
+        self._policy = promotion_policy or policy.AllowAll()
+
+    async def Deploy(
+        self, request: deployments_pb2.DeployRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        selector = store.selector("selector", request.selector)
+        validation.text("sticky_key", request.sticky_key, 128)
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            target, source = store.resolve(
+                s, current_call().ws.id, request.model_name, request.model_version, request.alias
+            )
+            spec = Spec(
+                targets=(target,),
+                selector=selector,
+                sticky_key=request.sticky_key,
+                batching=settings_of(request.batching),
+                limits=settings_of(request.limits),
+                source=source,
+            )
+            return spec, "deploy"
+
+        return await self._change(request.name, request.environment, request.reason, change)
+
+    async def Promote(
+        self, request: deployments_pb2.PromoteRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        source_env = store.environment("from_environment", request.from_environment)
+        target_env = store.environment("to_environment", request.to_environment)
+        if source_env == target_env:
+            raise InvalidArgument("to_environment", "an environment other than from_environment")
+        call = current_call()
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            origin = store.find(s, call.ws.id, source_env, request.name)
+            spec = Spec.from_json(origin.spec_json)
+            if not spec.active:
+                raise FailedPrecondition(
+                    f"from_environment: {request.name!r} is undeployed in {source_env!r}"
+                )
+            spec = dataclasses.replace(spec, source=f"promoted from {source_env}")
+            if policy.applies(target_env):
+                self._policy.check(
+                    policy.Promotion(
+                        call.ws.id,
+                        request.name,
+                        source_env,
+                        target_env,
+                        spec,
+                        call.user.username,
+                        request.reason,
+                    )
+                )
+            return spec, "promote"
+
+        return await self._change(
+            request.name, request.to_environment, request.reason, change, field="to_environment"
+        )
+
+    async def Rollback(
+        self, request: deployments_pb2.RollbackRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            row = _require(row, request.name, request.environment)
+            number = request.to_revision or row.revision - 1
+            if number < 1:
+                raise FailedPrecondition(
+                    f"name: {row.name!r} has no revision before {row.revision}"
+                )
+            if number == row.revision:
+                raise InvalidArgument("to_revision", "a revision other than the current one")
+            return Spec.from_json(store.revision(s, row, number).spec_json), "rollback"
+
+        return await self._change(request.name, request.environment, request.reason, change)
+
+    async def SetTraffic(
+        self, request: deployments_pb2.SetTrafficRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        split = [(t.model_version, t.percent) for t in request.split]
+        traffic.check_split(split)
+        validation.text("sticky_key", request.sticky_key, 128)
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            current = self._current(s, row, request.name, request.environment)
+            model = current.targets[0].model_name
+            targets = store.retarget(s, current_call().ws.id, model, split)
+            sticky = request.sticky_key or current.sticky_key
+            return dataclasses.replace(current, targets=targets, sticky_key=sticky), "traffic"
+
+        return await self._change(request.name, request.environment, request.reason, change)
+
+    async def Undeploy(
+        self, request: deployments_pb2.UndeployRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            current = self._current(s, row, request.name, request.environment)
+            return dataclasses.replace(current, state="undeployed"), "undeploy"
+
+        return await self._change(request.name, request.environment, request.reason, change)
+
+    async def ListDeployments(
+        self, request: deployments_pb2.ListDeploymentsRequest, context: Context
+    ) -> deployments_pb2.ListDeploymentsResponse:
+        call = current_call()
+        if request.environment:
+            store.environment("environment", request.environment)
+
+        def list_all(s: Session) -> list[deployments_pb2.Deployment]:
+            query = select(DeploymentRow).where(DeploymentRow.workspace_id == call.ws.id)
+            if request.environment:
+                query = query.where(DeploymentRow.environment == request.environment)
+            if not request.include_undeployed:
+                query = query.where(DeploymentRow.state == "active")
+            rows = list(s.scalars(query.order_by(DeploymentRow.environment, DeploymentRow.name)))
+            return self._messages(s, rows)
+
+        return deployments_pb2.ListDeploymentsResponse(deployments=await self._db.read(list_all))
+
+    async def GetDeployment(
+        self, request: deployments_pb2.GetDeploymentRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        call = current_call()
+        env = store.environment("environment", request.environment)
+
+        def get(s: Session) -> deployments_pb2.Deployment:
+            return self._messages(s, [store.find(s, call.ws.id, env, request.name)])[0]
+
+        return await self._db.read(get)
+
+    async def ListDeploymentEvents(
+        self, request: deployments_pb2.ListDeploymentEventsRequest, context: Context
+    ) -> deployments_pb2.ListDeploymentEventsResponse:
+        call = current_call()
+        env = store.environment("environment", request.environment)
+
+        def events(s: Session) -> list[deployments_pb2.DeploymentEvent]:
+            row = store.find(s, call.ws.id, env, request.name)
+            return [convert.event(r) for r in store.revisions(s, row)]
+
+        return deployments_pb2.ListDeploymentEventsResponse(events=await self._db.read(events))
+
+    # -- one change = one revision, one audit row, one push ------------------------------
+
+    async def _change(
+        self, name: str, env: str, reason: str, change: Change, *, field: str = "environment"
+    ) -> deployments_pb2.Deployment:
+        call = current_call()
+        validation.name("name", name)
+        store.environment(field, env)
+        validation.text("reason", reason, MAX_REASON)
+        call.target = f"deployment:{env}/{name}"
+
+        def write(s: Session) -> deployments_pb2.Deployment:
+            row = store.find_optional(s, call.ws.id, env, name)
+            spec, kind = change(s, row)
+            row = store.write_revision(
+                s,
+                call.ws.id,
+                env,
+                name,
+                spec,
+                kind=kind,
+                actor=call.user.username,
+                reason=reason,
+                row=row,
+            )
+            details = {"kind": kind, "revision": row.revision, "reason": reason}
+            record(s, call, details={**details, **store.describe(spec)})
+            return self._messages(s, [row])[0]
+
+        message = await self._db.write(write)
+        await self._fleet.deployments_changed(call.ws.id, env)
+        return message
+
+    @staticmethod
+    def _current(s: Session, row: DeploymentRow | None, name: str, env: str) -> Spec:
+        spec = Spec.from_json(_require(row, name, env).spec_json)
+        if not spec.active:
+            raise FailedPrecondition(f"name: {name!r} is undeployed in {env!r}; deploy it first")
+        return spec
+
+    def _messages(self, s: Session, rows: list[DeploymentRow]) -> list[deployments_pb2.Deployment]:
+        book = self._fleet.heartbeats
+
+        def online(agent: Agent) -> bool:
+            return book.online(agent.id, agent.last_seen)
+
+        statuses = convert.agent_statuses(s, rows, online)
+        return [convert.deployment(r, Spec.from_json(r.spec_json), statuses[r.id]) for r in rows]
+
+
+def _require(row: DeploymentRow | None, name: str, env: str) -> DeploymentRow:
+    if row is None:
+        raise NotFound(f"name: no deployment {name[:64]!r} in environment {env!r}")
+    return row
