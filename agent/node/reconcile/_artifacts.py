@@ -103,6 +103,9 @@ class ArtifactCache:
         try:
             verify_model_folder(self.folder(sha256), manifest.to_json(), signature, key)
         except ManifestInvalid as exc:
+            # A cached file that no longer matches is dropped, so the next attempt pulls again.
+            if exc.field != "signature":
+                shutil.rmtree(self.folder(sha256), ignore_errors=True)
             raise ArtifactError(f"artifact {sha256[:12]}: {exc}") from None
 
     def evict(self, keep: Collection[str]) -> list[str]:
