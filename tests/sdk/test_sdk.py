@@ -1,0 +1,114 @@
+"""The notebook SDK against a real hub process: a whole run, delivery across a hub restart
+(nothing lost, nothing duplicated), failure reported at end_run, refusals not retried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import modelfleet
+from modelfleet.agent.hub.db import make_engine
+from modelfleet.agent.hub.db.tracking_models import MetricSeries, metric_points
+from modelfleet.client import AuthenticationError, InvalidArgument, PermissionDenied, Role
+from tests.sdk.conftest import WORKSPACE, SdkHub
+
+FAST = modelfleet.SenderPolicy(batch_size=5_000, flush_interval=0.1, retry_for=60.0)
+
+
+def _stored(db_url: str, run_id: str) -> tuple[int, int, int]:
+    """(points, distinct steps, summary count) of the run's "loss" series, read from the DB."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            series = conn.execute(
+                select(MetricSeries.id, MetricSeries.count).where(
+                    MetricSeries.run_id == run_id, MetricSeries.key == "loss"
+                )
+            ).one()
+            points = metric_points.c
+            where = points.series_id == series.id
+            total = conn.execute(select(func.count()).where(where)).scalar_one()
+            steps = conn.execute(select(func.count(points.step.distinct())).where(where))
+            return int(total), int(steps.scalar_one()), int(series.count)
+    finally:
+        engine.dispose()
+
+
+def test_a_whole_run(sdk_hub: SdkHub, tmp_path: Path) -> None:
+    modelfleet.connect(**sdk_hub.connect_args())
+    report = tmp_path / "report.txt"
+    report.write_text("confusion matrix\n")
+    with modelfleet.start_run("churn", name="first", params={"lr": 0.01}, policy=FAST) as run:
+        assert modelfleet.active_run() is run
+        run.set_tag("team", "risk")
+        for step in range(1000):
+            run.log_metric("loss", 1.0 / (step + 1), step=step)
+            run.log_metric("acc", step / 1000)  # step counts up by itself
+        artifact = run.log_artifact(report, "reports/report.txt")
+        with pytest.raises(InvalidArgument, match="write-once"):
+            run.log_param("lr", 0.02)
+        with pytest.raises(ValueError, match="finite"):
+            run.log_metric("loss", float("nan"))
+    assert modelfleet.active_run() is None
+    stored = sdk_hub.admin.get_run(run.id, workspace=WORKSPACE)
+    assert stored.status is not None and stored.status.value == "FINISHED"
+    assert stored.end_time is not None
+    assert (stored.metrics["loss"].count, stored.metrics["loss"].last) == (1000, 1.0 / 1000)
+    assert (stored.metrics["acc"].count, stored.metrics["acc"].last_step) == (1000, 999)
+    assert stored.params == {"lr": "0.01"} and stored.tags == {"team": "risk"}
+    assert [a.path for a in stored.artifacts] == ["reports/report.txt"]
+    assert artifact.size == len("confusion matrix\n")
+
+
+def test_delivery_survives_a_hub_restart(sdk_hub: SdkHub) -> None:
+    modelfleet.connect(**sdk_hub.connect_args(), timeout=2.0)
+    run = modelfleet.start_run("churn", policy=FAST)
+    for step in range(20_000):
+        run.log_metric("loss", float(step), step=step)
+    run.flush()
+    sdk_hub.stop()
+    # The training loop goes on while the hub is down; the sender retries.
+    for step in range(20_000, 50_000):
+        run.log_metric("loss", float(step), step=step)
+    sdk_hub.start_again()
+    for step in range(50_000, 60_000):
+        run.log_metric("loss", float(step), step=step)
+    finished = run.end()
+    assert finished.metrics["loss"].count == 60_000
+    assert _stored(sdk_hub.hub.db_url, run.id) == (60_000, 60_000, 60_000)
+
+
+def test_end_run_raises_when_the_hub_never_returns(sdk_hub: SdkHub) -> None:
+    modelfleet.connect(**sdk_hub.connect_args(), timeout=1.0)
+    policy = modelfleet.SenderPolicy(batch_size=1_000, flush_interval=0.1, retry_for=2.0)
+    run = modelfleet.start_run("churn", policy=policy)
+    run.log_metric("loss", 1.0)
+    run.flush()
+    sdk_hub.stop()
+    for step in range(5_000):
+        run.log_metric("loss", 0.5, step=step + 1)
+    with pytest.raises(modelfleet.DeliveryError, match="unreachable") as info:
+        run.end()
+    assert info.value.lost == 5_000
+    assert modelfleet.active_run() is None
+
+
+def test_refusals_are_not_retried(sdk_hub: SdkHub) -> None:
+    viewer = sdk_hub.admin.create_api_key("viewer", Role.VIEWER, workspace=WORKSPACE)
+    modelfleet.connect(**{**sdk_hub.connect_args(), "api_key": viewer.secret})
+    with pytest.raises(PermissionDenied, match="DEVELOPER"):
+        modelfleet.start_run("churn")
+    key = sdk_hub.admin.create_api_key("short-lived", Role.DEVELOPER, workspace=WORKSPACE)
+    modelfleet.connect(**{**sdk_hub.connect_args(), "api_key": key.secret})
+    # Retrying for an hour would hang this test: a refusal must end delivery at once.
+    policy = modelfleet.SenderPolicy(batch_size=100, flush_interval=0.1, retry_for=3600.0)
+    run = modelfleet.start_run("churn", policy=policy)
+    sdk_hub.admin.revoke_api_key(key.key.id, workspace=WORKSPACE)
+    for step in range(500):
+        run.log_metric("loss", 1.0, step=step)
+    with pytest.raises(modelfleet.DeliveryError) as info:
+        run.end()
+    assert isinstance(info.value.__cause__, AuthenticationError)
+    assert info.value.lost == 500
