@@ -24,6 +24,8 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "modelfleet.cli.api_keys",
     "modelfleet.cli.audit",
     "modelfleet.cli.models",
+    "modelfleet.cli.fleet",
+    "modelfleet.cli.deployments",
     "modelfleet.cli.desktop",
     "modelfleet.cli.drift",
 )

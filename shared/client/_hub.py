@@ -11,6 +11,7 @@ from modelfleet.client import _convert as cv
 from modelfleet.client._calls import Caller, Scope, open_channel
 from modelfleet.client._credentials import StoredTokens
 from modelfleet.client._errors import ConfigurationError
+from modelfleet.client._fleet_calls import FleetCalls
 from modelfleet.client._registry_calls import RegistryCalls
 from modelfleet.client._settings import ClientSettings
 from modelfleet.client._tracking_calls import TrackingCalls
@@ -41,7 +42,7 @@ from modelfleet.proto.v1 import (
 )
 
 
-class HubClient(RegistryCalls, TrackingCalls):
+class HubClient(RegistryCalls, TrackingCalls, FleetCalls):
     """A connection to one hub with one identity (signed-in user or API key).
 
     Registry and artifact calls come from `RegistryCalls` (see `_registry_calls.py`).

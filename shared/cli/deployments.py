@@ -1,0 +1,163 @@
+"""`modelfleet deploy|promote|rollback|traffic` and `modelfleet deployments list|show|events`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
+from modelfleet.fleet.selectors import format_labels, parse_labels
+
+DEPLOYMENT_COLUMNS = ("name", "environment", "revision", "targets", "selector", "state", "agents")
+EVENT_COLUMNS = ("revision", "kind", "actor", "time", "targets", "reason")
+_MODEL_REF = re.compile(r"^(?P<model>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
+_SPLIT = re.compile(r"^v?(?P<version>\d+)=(?P<percent>\d+)$")
+
+
+def register(subparsers: Any) -> None:
+    scoped = hub_options(workspace=True)
+    p = subparsers.add_parser("deploy", parents=[scoped], help="deploy a model version")
+    p.add_argument(
+        "model", metavar="MODEL[:VERSION|@ALIAS]", help="a bare MODEL deploys its @champion"
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument("--name", required=True, help="deployment name (the served model name)")
+    p.add_argument("--selector", action="append", default=[], metavar="K=V")
+    p.add_argument("--sticky-key", default="")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_deploy)
+
+    p = subparsers.add_parser("promote", parents=[scoped], help="copy a deployment to another env")
+    p.add_argument("name")
+    p.add_argument("--from", dest="from_env", default="staging")
+    p.add_argument("--to", dest="to_env", required=True)
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_promote)
+
+    p = subparsers.add_parser("rollback", parents=[scoped], help="back to an earlier revision")
+    p.add_argument("name")
+    p.add_argument("--env", required=True)
+    p.add_argument("--to", dest="to_revision", type=int, default=0, metavar="REVISION")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_rollback)
+
+    p = subparsers.add_parser("traffic", parents=[scoped], help="split traffic: v3=90 v4=10")
+    p.add_argument("name")
+    p.add_argument("split", nargs="+", metavar="vVERSION=PERCENT")
+    p.add_argument("--env", required=True)
+    p.add_argument("--sticky-key", default="")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_traffic)
+
+    group = subparsers.add_parser("deployments", help="list deployments and their timelines")
+    commands = group.add_subparsers(dest="deployments_command", metavar="COMMAND", required=True)
+    p = commands.add_parser("list", parents=[scoped], help="deployments of the workspace")
+    p.add_argument("--env", default="")
+    p.add_argument("--include-undeployed", action="store_true")
+    p.set_defaults(func=cmd_list)
+    for name, func, what in (
+        ("show", cmd_show, "one deployment with its agents"),
+        ("events", cmd_events, "every revision: who, when, why"),
+    ):
+        p = commands.add_parser(name, parents=[scoped], help=what)
+        p.add_argument("name")
+        p.add_argument("--env", required=True)
+        p.set_defaults(func=func)
+
+
+def parse_model_ref(text: str) -> tuple[str, int, str]:
+    match = _MODEL_REF.match(text)
+    if match is None:
+        raise ValueError(f"MODEL {text!r}: expected NAME, NAME:VERSION or NAME@ALIAS")
+    version, alias = match["version"], match["alias"]
+    if version is None and alias is None:
+        alias = "champion"
+    return match["model"], int(version or 0), alias or ""
+
+
+def parse_split(terms: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for term in terms:
+        match = _SPLIT.match(term)
+        if match is None:
+            raise ValueError(f"split {term!r}: expected vVERSION=PERCENT, e.g. v3=90")
+        out.append((int(match["version"]), int(match["percent"])))
+    return out
+
+
+def _row(d: Any) -> dict[str, Any]:
+    row = plain(d)
+    row["targets"] = " ".join(f"v{t.model_version}={t.percent}%" for t in d.targets)
+    if hasattr(d, "agents"):
+        row["agents"] = ", ".join(f"{a.hostname or a.agent_id}:{a.state}" for a in d.agents)
+    return dict(row)
+
+
+def _show(args: argparse.Namespace, deployment: Any) -> int:
+    show_one(args, deployment if args.json else _row(deployment), DEPLOYMENT_COLUMNS)
+    return 0
+
+
+@hub_command
+def cmd_deploy(args: argparse.Namespace) -> int:
+    model, version, alias = parse_model_ref(args.model)
+    selector = format_labels(parse_labels(args.selector, what="--selector"))
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.deploy(
+            args.name, args.env, model, version=version, alias=alias, selector=selector,
+            sticky_key=args.sticky_key, reason=args.reason,
+        )  # fmt: skip
+    return _show(args, d)
+
+
+@hub_command
+def cmd_promote(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.promote(args.name, args.from_env, args.to_env, args.reason)
+    return _show(args, d)
+
+
+@hub_command
+def cmd_rollback(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.rollback(args.name, args.env, args.to_revision, args.reason)
+    return _show(args, d)
+
+
+@hub_command
+def cmd_traffic(args: argparse.Namespace) -> int:
+    split = parse_split(args.split)
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.set_traffic(args.name, args.env, split, args.sticky_key, args.reason)
+    return _show(args, d)
+
+
+@hub_command
+def cmd_list(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        items = conn.client.list_deployments(args.env, args.include_undeployed)
+    show(args, items if args.json else [_row(d) for d in items], DEPLOYMENT_COLUMNS)
+    return 0
+
+
+@hub_command
+def cmd_show(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.get_deployment(args.name, args.env)
+    return _show(args, d)
+
+
+@hub_command
+def cmd_events(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        events = conn.client.deployment_events(args.name, args.env)
+    show(args, events if args.json else [_row(e) for e in events], EVENT_COLUMNS)
+    return 0

@@ -1,0 +1,234 @@
+"""The fleet half of `HubClient`: agents and join tokens, deployments, metric history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from modelfleet.client._calls import Caller, Scope
+from modelfleet.client._convert import time_from_pb
+from modelfleet.client._fleet import (
+    Agent,
+    Deployment,
+    DeploymentEvent,
+    JoinToken,
+    MetricsPoint,
+    agent_from_pb,
+    deployment_from_pb,
+    event_from_pb,
+    point_from_pb,
+)
+from modelfleet.proto.v1 import (
+    deployments_pb2,
+    deployments_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
+)
+
+
+def _ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+class FleetCalls:
+    """Mixed into `HubClient`; every call acts in the client's (or the given) workspace."""
+
+    _caller: Caller
+
+    def _fleet_call(
+        self, service: str, rpc: str, request: object, *, idempotent: bool, workspace: str | None
+    ) -> Any:
+        stub_type = {
+            "Fleet": fleet_pb2_grpc.FleetStub,
+            "Deployments": deployments_pb2_grpc.DeploymentsStub,
+            "Monitoring": monitoring_pb2_grpc.MonitoringStub,
+        }[service]
+        method = getattr(stub_type(self._caller.channel), rpc)
+        return self._caller.unary(
+            f"{service}.{rpc}", method, request, idempotent=idempotent,
+            scope=Scope.REQUIRED, workspace=workspace,
+        )  # fmt: skip
+
+    # --- agents ---------------------------------------------------------------------------
+
+    def create_join_token(
+        self,
+        environment: str,
+        labels: Mapping[str, str] | None = None,
+        ttl_seconds: int = 0,
+        *,
+        workspace: str | None = None,
+    ) -> JoinToken:
+        request = fleet_pb2.CreateJoinTokenRequest(
+            environment=environment, labels=dict(labels or {}), ttl_seconds=ttl_seconds
+        )
+        m = self._fleet_call(
+            "Fleet", "CreateJoinToken", request, idempotent=False, workspace=workspace
+        )
+        return JoinToken(m.token, m.token_id, time_from_pb(m.expires_at))
+
+    def list_agents(
+        self,
+        environment: str = "",
+        selector: str = "",
+        include_revoked: bool = False,
+        *,
+        workspace: str | None = None,
+    ) -> list[Agent]:
+        request = fleet_pb2.ListAgentsRequest(
+            environment=environment, selector=selector, include_revoked=include_revoked
+        )
+        m = self._fleet_call("Fleet", "ListAgents", request, idempotent=True, workspace=workspace)
+        return [agent_from_pb(a) for a in m.agents]
+
+    def get_agent(self, agent_id: str, *, workspace: str | None = None) -> Agent:
+        request = fleet_pb2.GetAgentRequest(id=agent_id)
+        return agent_from_pb(
+            self._fleet_call("Fleet", "GetAgent", request, idempotent=True, workspace=workspace)
+        )
+
+    def revoke_agent(self, agent_id: str, *, workspace: str | None = None) -> Agent:
+        request = fleet_pb2.RevokeAgentRequest(id=agent_id)
+        return agent_from_pb(
+            self._fleet_call("Fleet", "RevokeAgent", request, idempotent=True, workspace=workspace)
+        )
+
+    # --- deployments ----------------------------------------------------------------------
+
+    def _deployments(self, rpc: str, request: object, workspace: str | None) -> Deployment:
+        m = self._fleet_call("Deployments", rpc, request, idempotent=False, workspace=workspace)
+        return deployment_from_pb(m)
+
+    def deploy(
+        self,
+        name: str,
+        environment: str,
+        model_name: str,
+        *,
+        version: int = 0,
+        alias: str = "",
+        selector: str = "",
+        sticky_key: str = "",
+        reason: str = "",
+        workspace: str | None = None,
+    ) -> Deployment:
+        request = deployments_pb2.DeployRequest(
+            name=name, environment=environment, selector=selector, model_name=model_name,
+            model_version=version, alias=alias, sticky_key=sticky_key, reason=reason,
+        )  # fmt: skip
+        return self._deployments("Deploy", request, workspace)
+
+    def promote(
+        self,
+        name: str,
+        from_environment: str,
+        to_environment: str,
+        reason: str = "",
+        *,
+        workspace: str | None = None,
+    ) -> Deployment:
+        request = deployments_pb2.PromoteRequest(
+            name=name, from_environment=from_environment, to_environment=to_environment,
+            reason=reason,
+        )  # fmt: skip
+        return self._deployments("Promote", request, workspace)
+
+    def rollback(
+        self,
+        name: str,
+        environment: str,
+        to_revision: int = 0,
+        reason: str = "",
+        *,
+        workspace: str | None = None,
+    ) -> Deployment:
+        request = deployments_pb2.RollbackRequest(
+            name=name, environment=environment, to_revision=to_revision, reason=reason
+        )
+        return self._deployments("Rollback", request, workspace)
+
+    def set_traffic(
+        self,
+        name: str,
+        environment: str,
+        split: Sequence[tuple[int, int]],
+        sticky_key: str = "",
+        reason: str = "",
+        *,
+        workspace: str | None = None,
+    ) -> Deployment:
+        request = deployments_pb2.SetTrafficRequest(
+            name=name, environment=environment, sticky_key=sticky_key, reason=reason,
+            split=[deployments_pb2.TrafficSplit(model_version=v, percent=p) for v, p in split],
+        )  # fmt: skip
+        return self._deployments("SetTraffic", request, workspace)
+
+    def undeploy(
+        self, name: str, environment: str, reason: str = "", *, workspace: str | None = None
+    ) -> Deployment:
+        request = deployments_pb2.UndeployRequest(name=name, environment=environment, reason=reason)
+        return self._deployments("Undeploy", request, workspace)
+
+    def list_deployments(
+        self,
+        environment: str = "",
+        include_undeployed: bool = False,
+        *,
+        workspace: str | None = None,
+    ) -> list[Deployment]:
+        request = deployments_pb2.ListDeploymentsRequest(
+            environment=environment, include_undeployed=include_undeployed
+        )
+        m = self._fleet_call(
+            "Deployments", "ListDeployments", request, idempotent=True, workspace=workspace
+        )
+        return [deployment_from_pb(d) for d in m.deployments]
+
+    def get_deployment(
+        self, name: str, environment: str, *, workspace: str | None = None
+    ) -> Deployment:
+        request = deployments_pb2.GetDeploymentRequest(name=name, environment=environment)
+        m = self._fleet_call(
+            "Deployments", "GetDeployment", request, idempotent=True, workspace=workspace
+        )
+        return deployment_from_pb(m)
+
+    def deployment_events(
+        self, name: str, environment: str, *, workspace: str | None = None
+    ) -> list[DeploymentEvent]:
+        request = deployments_pb2.ListDeploymentEventsRequest(name=name, environment=environment)
+        m = self._fleet_call(
+            "Deployments", "ListDeploymentEvents", request, idempotent=True, workspace=workspace
+        )
+        return [event_from_pb(e) for e in m.events]
+
+    # --- monitoring history -------------------------------------------------------------
+
+    def query_metrics(
+        self,
+        deployment: str,
+        environment: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int = 0,
+        model_version: int = 0,
+        *,
+        workspace: str | None = None,
+    ) -> list[MetricsPoint]:
+        request = monitoring_pb2.QueryMetricsRequest(
+            deployment=deployment, environment=environment, since=_ts(since), until=_ts(until),
+            step_seconds=step_seconds, model_version=model_version,
+        )  # fmt: skip
+        m = self._fleet_call(
+            "Monitoring", "QueryMetrics", request, idempotent=True, workspace=workspace
+        )
+        return [point_from_pb(p) for p in m.points]
