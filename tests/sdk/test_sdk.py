@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 import modelfleet
 from modelfleet.agent.hub.db import make_engine
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, metric_points
+from modelfleet.cli import main
 from modelfleet.client import AuthenticationError, InvalidArgument, PermissionDenied, Role
 from tests.sdk.conftest import WORKSPACE, SdkHub
 
@@ -36,7 +38,12 @@ def _stored(db_url: str, run_id: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
-def test_a_whole_run(sdk_hub: SdkHub, tmp_path: Path) -> None:
+def test_a_whole_run(
+    sdk_hub: SdkHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     modelfleet.connect(**sdk_hub.connect_args())
     report = tmp_path / "report.txt"
     report.write_text("confusion matrix\n")
@@ -60,6 +67,38 @@ def test_a_whole_run(sdk_hub: SdkHub, tmp_path: Path) -> None:
     assert stored.params == {"lr": "0.01"} and stored.tags == {"team": "risk"}
     assert [a.path for a in stored.artifacts] == ["reports/report.txt"]
     assert artifact.size == len("confusion matrix\n")
+    second = modelfleet.start_run("churn", name="second", params={"lr": 0.1}, policy=FAST)
+    second.log_metric("loss", 0.5)
+    second.end()
+    _check_cli(sdk_hub, monkeypatch, capsys, run.id, second.id)
+
+
+def _check_cli(
+    sdk_hub: SdkHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: str,
+    second: str,
+) -> None:
+    for name, value in sdk_hub.connect_args().items():
+        monkeypatch.setenv(f"MODELFLEET_{name.upper()}", value)
+
+    def cli(*argv: str) -> str:
+        capsys.readouterr()
+        assert main(list(argv)) == 0
+        return capsys.readouterr().out
+
+    out = cli("experiments", "list")
+    assert "churn" in out and " 2 " in out
+    out = cli("runs", "list", "-f", "metrics.loss < 0.1", "--metric", "loss", "--param", "lr")
+    assert "first" in out and "second" not in out and "1 of 1 runs" in out
+    listed = orjson.loads(cli("runs", "list", "-o", "metrics.loss DESC", "--json"))
+    assert [r["name"] for r in listed["runs"]] == ["second", "first"]
+    assert "reports/report.txt" in cli("runs", "show", first)
+    out = cli("runs", "compare", first, second)
+    assert "params.lr" in out and "*" in out and "metrics.loss" in out
+    assert main(["runs", "list", "-f", "metrics.loss >"]) != 0
+    assert "end of filter" in capsys.readouterr().err
 
 
 def test_delivery_survives_a_hub_restart(sdk_hub: SdkHub) -> None:
