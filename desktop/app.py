@@ -13,12 +13,21 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from modelfleet.client import default_store
+from modelfleet.desktop.services.hub_session import HubSessionService, ProfileBook
 from modelfleet.desktop.services.metrics import AgentEndpoint
+from modelfleet.desktop.services.permissions import Permissions
+from modelfleet.desktop.viewmodels.admin import AdminViewModel
+from modelfleet.desktop.viewmodels.audit import AuditViewModel
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
+from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
+from modelfleet.desktop.widgets.admin_page import AdminPage
+from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
 from modelfleet.desktop.widgets.main_window import MainWindow
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
+from modelfleet.desktop.widgets.session_bar import SessionBar
 from modelfleet.desktop.widgets.theme import apply_theme
 from modelfleet.desktop.workers import shutdown_workers
 from modelfleet.paths import user_data_dir
@@ -33,11 +42,19 @@ class Desktop:
     window: MainWindow
     shell: ShellViewModel
     monitoring: MonitoringViewModel
+    session: SessionViewModel
+    session_bar: SessionBar
+    admin: AdminViewModel
+    audit: AuditViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
+        self.session_bar.shutdown()
         self.window.shutdown()
         self.monitoring.shutdown()
+        self.admin.shutdown()
+        self.audit.shutdown()
+        self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
 
@@ -46,26 +63,53 @@ def default_token_file() -> Path:
     return user_data_dir() / "agent" / "control.token"
 
 
+def _gate_pages(shell: ShellViewModel, permissions: Permissions) -> None:
+    """Grey out the pages the signed-in role may not use (the hub refuses them anyway)."""
+    signed_in = "" if permissions.signed_in else "sign in to a hub first"
+    shell.set_page_enabled("admin", permissions.signed_in, signed_in)
+    shell.set_page_enabled(
+        "audit",
+        permissions.read_audit,
+        signed_in or "needs the admin role in this workspace (or system admin)",
+    )
+
+
 def build_desktop(
-    agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVAL_MS
+    agents: Sequence[AgentEndpoint] = (),
+    interval_ms: int = DEFAULT_INTERVAL_MS,
+    session_service: HubSessionService | None = None,
+    profiles: ProfileBook | None = None,
 ) -> Desktop:
     """Create view-models, pages and the main window (a QApplication must exist)."""
     shell = ShellViewModel()
     monitoring = MonitoringViewModel(interval_ms=interval_ms)
     monitoring.agentStateChanged.connect(shell.report_connection)
     monitoring.errorRaised.connect(shell.show_message)
+    service = session_service or HubSessionService(default_store(announce=False))
+    session = SessionViewModel(service, profiles or ProfileBook())
+    session.connectionChanged.connect(shell.report_connection)
+    session.errorRaised.connect(shell.show_message)
+    session.permissionsChanged.connect(lambda perms: _gate_pages(shell, perms))
+    admin = AdminViewModel(session)
+    audit = AuditViewModel(session)
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
             pages[spec.key] = MonitoringPage(monitoring, default_token_file())
+        elif spec.key == "admin":
+            pages[spec.key] = AdminPage(admin)
+        elif spec.key == "audit":
+            pages[spec.key] = AuditPage(audit)
         else:
             pages[spec.key] = PlaceholderPage(spec.title, spec.summary, spec.coming_with)
     # Monitoring is the first page with live data; Home becomes the start page with the hub.
     shell.select_key("monitoring")
-    window = MainWindow(shell, pages)
+    session_bar = SessionBar(session)
+    window = MainWindow(shell, pages, session_bar)
+    _gate_pages(shell, session.permissions)
     for endpoint in agents:
         monitoring.add_agent(endpoint)
-    return Desktop(window, shell, monitoring)
+    return Desktop(window, shell, monitoring, session, session_bar, admin, audit)
 
 
 def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVAL_MS) -> int:
@@ -86,6 +130,8 @@ def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVA
     wake.timeout.connect(lambda: None)
     desktop.window.show()
     QTimer.singleShot(0, lambda: log.info("window interactive"))
+    # The last profile's saved sign-in, else the sign-in dialog.
+    QTimer.singleShot(0, desktop.session.resume)
     code = app.exec()
     wake.stop()
     return int(code)

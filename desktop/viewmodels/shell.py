@@ -80,6 +80,7 @@ class ShellViewModel(QObject):
     currentChanged = Signal(int)
     bannerChanged = Signal(str)  # empty: hide the banner
     messageChanged = Signal(str)  # empty: hide the message bar
+    pageEnabledChanged = Signal(int, bool, str)  # index, enabled, why not (for the tooltip)
 
     def __init__(self, pages: tuple[PageSpec, ...] = PAGES, parent: QObject | None = None):
         super().__init__(parent)
@@ -87,6 +88,7 @@ class ShellViewModel(QObject):
         self.current = 0
         self.message = ""
         self._lost: dict[str, str] = {}
+        self.disabled: dict[int, str] = {}
 
     def select(self, index: int) -> None:
         if not 0 <= index < len(self.pages) or index == self.current:
@@ -96,6 +98,17 @@ class ShellViewModel(QObject):
 
     def select_key(self, key: str) -> None:
         self.select([page.key for page in self.pages].index(key))
+
+    def set_page_enabled(self, key: str, enabled: bool, reason: str = "") -> None:
+        """Grey out a page the signed-in role may not use; `reason` says what it needs."""
+        index = [page.key for page in self.pages].index(key)
+        if (index not in self.disabled) == enabled and self.disabled.get(index, "") == reason:
+            return
+        if enabled:
+            self.disabled.pop(index, None)
+        else:
+            self.disabled[index] = reason
+        self.pageEnabledChanged.emit(index, enabled, reason)
 
     @property
     def banner(self) -> str:

@@ -30,7 +30,9 @@ MINIMUM_SIZE = (1024, 640)
 class MainWindow(QMainWindow):
     """Pages keyed like `shell.pages`; Ctrl+1..9 switch pages; every action has a tooltip."""
 
-    def __init__(self, shell: ShellViewModel, pages: Mapping[str, Page]) -> None:
+    def __init__(
+        self, shell: ShellViewModel, pages: Mapping[str, Page], header: QWidget | None = None
+    ) -> None:
         super().__init__()
         self.shell = shell
         self._closed = False
@@ -47,6 +49,8 @@ class MainWindow(QMainWindow):
         content = QVBoxLayout()
         content.setContentsMargins(0, 0, 0, 0)
         content.setSpacing(0)
+        if header is not None:
+            content.addWidget(header)  # the session row: workspace switcher, sign in/out
         self.banner = styled_label("", "Banner")
         self.banner.setWordWrap(True)
         self.banner.hide()
@@ -62,6 +66,7 @@ class MainWindow(QMainWindow):
         shell.currentChanged.connect(self._show_page)
         shell.bannerChanged.connect(self._show_banner)
         shell.messageChanged.connect(self._show_message)
+        shell.pageEnabledChanged.connect(self._enable_page)
         self._show_page(shell.current)
         self._show_banner(shell.banner)
         self._show_message(shell.message)
@@ -115,6 +120,12 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(index)
         self.nav_actions[index].setChecked(True)  # the group unchecks the others
 
+    def _enable_page(self, index: int, enabled: bool, reason: str) -> None:
+        action, spec = self.nav_actions[index], self.shell.pages[index]
+        action.setEnabled(enabled)
+        hint = f" (Ctrl+{index + 1})" if index < 9 else ""
+        action.setToolTip(f"{spec.title}: {reason if not enabled else spec.summary}{hint}")
+
     def _show_banner(self, text: str) -> None:
         self.banner.setText(text)
         self.banner.setVisible(bool(text))
@@ -135,5 +146,6 @@ class MainWindow(QMainWindow):
         self.shell.currentChanged.disconnect(self._show_page)
         self.shell.bannerChanged.disconnect(self._show_banner)
         self.shell.messageChanged.disconnect(self._show_message)
+        self.shell.pageEnabledChanged.disconnect(self._enable_page)
         for page in self.pages:
             page.shutdown()

@@ -9,9 +9,13 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit
 
 from modelfleet.desktop.app import build_desktop
 from modelfleet.desktop.viewmodels.shell import PAGES, ShellViewModel
+from modelfleet.desktop.widgets.admin_page import AdminPage
+from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import PlaceholderPage
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
 from modelfleet.desktop.widgets.theme import DARK, LIGHT, apply_theme
+
+PAGE_CLASSES = {"monitoring": MonitoringPage, "audit": AuditPage, "admin": AdminPage}
 
 
 @pytest.fixture
@@ -31,8 +35,8 @@ def test_rail_lists_the_pages_and_placeholders_name_their_service(desktop):
         "Alerts", "Audit", "Admin", "Notebooks",
     ]  # fmt: skip
     for spec, page in zip(PAGES, desktop.window.pages, strict=True):
-        if spec.key == "monitoring":
-            assert isinstance(page, MonitoringPage)
+        if spec.key in PAGE_CLASSES:
+            assert isinstance(page, PAGE_CLASSES[spec.key])
         else:
             assert isinstance(page, PlaceholderPage)
             assert page.notice.text() == f"Coming with {spec.coming_with}."
