@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import secrets
@@ -9,8 +10,9 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -104,7 +106,8 @@ def _zip_members(archive: zipfile.ZipFile) -> Iterator[_Member]:
             raise _refuse_kind(info.filename, "a symbolic link")
         if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
             raise _refuse_kind(info.filename, "a device, FIFO or other special file")
-        if info.is_dir():
+        # Not info.is_dir(): it indexes the name, and a name may be empty here.
+        if info.filename.endswith("/"):
             yield _Member(info.filename, "dir", 0)
         else:
             yield _Member(info.filename, "file", info.file_size, _zip_opener(archive, info))
@@ -114,6 +117,20 @@ def _zip_opener(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo
 ) -> Callable[[], AbstractContextManager[IO[bytes]]]:
     return lambda: archive.open(info)
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """OSError while reading a member means a damaged archive (a bad offset, a corrupt
+    stream); OSError while writing is the disk's and propagates unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        raise UnsafeArchive(
+            f"archive member {name!r} cannot be read ({exc})",
+            field=f"member {name!r}",
+            expected="a readable tar or zip archive",
+        ) from None
 
 
 class _Writer:
@@ -174,8 +191,14 @@ class _Writer:
     ) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         written = 0
-        with opener() as source, os.fdopen(os.open(target, flags, 0o644), "wb") as out:
-            while chunk := source.read(_COPY_CHUNK):
+        with _reading(name):
+            stream = opener()
+        with stream as source, os.fdopen(os.open(target, flags, 0o644), "wb") as out:
+            while True:
+                with _reading(name):
+                    chunk = source.read(_COPY_CHUNK)
+                if not chunk:
+                    break
                 written += len(chunk)
                 self.total += len(chunk)
                 # Counted as bytes arrive: declared sizes in headers can lie.
@@ -215,30 +238,57 @@ def safe_extract(
     staging.mkdir(mode=0o700, parents=True)
     try:
         writer = _Writer(staging, limits)
-        if zipfile.is_zipfile(source):
-            with zipfile.ZipFile(source) as zipped:
-                for member in _zip_members(zipped):
-                    writer.add(member)
-        elif tarfile.is_tarfile(source):
-            with tarfile.open(source, "r:*") as tarred:
-                for member in _tar_members(tarred):
-                    writer.add(member)
-        else:
-            raise UnsafeArchive(
-                f"{source.name!r} is neither a tar nor a zip archive",
-                field="archive",
-                expected="a tar (optionally gzip/bzip2/xz compressed) or zip file",
-            )
+        try:
+            _extract_into(source, writer)
+        except _DAMAGED as exc:
+            raise _damaged(source, exc) from None
+        except OSError as exc:
+            # gzip and bz2 report corrupt streams as OSError without an errno; disk errors
+            # (which have one) are not the archive's fault and propagate as they are.
+            if exc.errno is not None:
+                raise
+            raise _damaged(source, exc) from None
         staging.chmod(0o755)
         os.replace(staging, target)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UnsafeArchive(
-            f"archive {source.name!r} is damaged ({exc})",
-            field="archive",
-            expected="a readable tar or zip archive",
-        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return sorted(str(rel) for rel in writer.files)
+
+
+# What readers of damaged archives raise: zipfile also raises NotImplementedError for unknown
+# compression methods and RuntimeError for encrypted members; zlib/lzma for corrupt streams.
+_DAMAGED = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
+def _extract_into(source: Path, writer: _Writer) -> None:
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zipped:
+            for member in _zip_members(zipped):
+                writer.add(member)
+    elif tarfile.is_tarfile(source):
+        with tarfile.open(source, "r:*") as tarred:
+            for member in _tar_members(tarred):
+                writer.add(member)
+    else:
+        raise UnsafeArchive(
+            f"{source.name!r} is neither a tar nor a zip archive",
+            field="archive",
+            expected="a tar (optionally gzip/bzip2/xz compressed) or zip file",
+        )
+
+
+def _damaged(source: Path, exc: BaseException) -> UnsafeArchive:
+    return UnsafeArchive(
+        f"archive {source.name!r} is damaged ({exc})",
+        field="archive",
+        expected="a readable tar or zip archive",
+    )

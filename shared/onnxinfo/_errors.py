@@ -22,3 +22,10 @@ class UnsafeArchive(ArtifactRefused):
 
 class ManifestInvalid(ArtifactRefused):
     """A manifest is malformed, its signature does not verify, or a folder does not match it."""
+
+
+def require_text(value: object, field: str) -> str:
+    """`value` if it is text; protobuf hands out bytes for proto2 strings that are not UTF-8."""
+    if type(value) is str:
+        return value
+    raise ModelRefused(f"{field} {value!r} is not valid UTF-8", field=field, expected="UTF-8 text")

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import onnx
 
-from modelfleet.onnxinfo._errors import ModelRefused
+from modelfleet.onnxinfo._errors import ModelRefused, require_text
 
 _SEPARATORS = re.compile(r"[\\/]")
 _EXPECTED_PATH = "a relative path to a regular file inside the model folder"
@@ -80,8 +80,13 @@ def check_location_syntax(location: str, tensor: str) -> None:
         )
 
 
-def _entries(tensor: onnx.TensorProto) -> dict[str, str]:
-    return {entry.key: entry.value for entry in tensor.external_data}
+def external_entries(tensor: onnx.TensorProto) -> dict[str, str]:
+    """The external_data key/value pairs of a tensor (location, offset, length...)."""
+    field = f"tensor {tensor.name!r} external_data"
+    return {
+        require_text(entry.key, field): require_text(entry.value, field)
+        for entry in tensor.external_data
+    }
 
 
 def confine_external_data(model: onnx.ModelProto, folder: Path) -> tuple[str, ...]:
@@ -92,7 +97,7 @@ def confine_external_data(model: onnx.ModelProto, folder: Path) -> tuple[str, ..
     locations: list[str] = []
     links_inside: Counter[tuple[int, int]] | None = None
     for tensor in external_tensors(model):
-        entries = _entries(tensor)
+        entries = external_entries(tensor)
         location = entries.get("location", "")
         check_location_syntax(location, tensor.name)
         field = f"tensor {tensor.name!r} external_data.location"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 
-from modelfleet.onnxinfo._errors import ModelRefused
+from modelfleet.onnxinfo._errors import ModelRefused, require_text
 from modelfleet.onnxinfo._external import (
     check_location_syntax,
     confine_external_data,
+    external_entries,
     external_tensors,
 )
 from modelfleet.onnxinfo._sniff import refuse_foreign_formats
@@ -78,7 +80,16 @@ class ModelSignature:
 
 def _element_name(elem_type: int) -> str:
     name = _OIP_DATATYPES.get(elem_type)
-    return name if name is not None else _T.DataType.Name(elem_type)
+    if name is not None:
+        return name
+    try:
+        return _T.DataType.Name(elem_type)
+    except ValueError:  # the checker lets any integer through
+        raise ModelRefused(
+            f"element type {elem_type} is not an ONNX data type",
+            field="elem_type",
+            expected="a TensorProto.DataType value",
+        ) from None
 
 
 def _describe(value: onnx.TypeProto) -> str:
@@ -100,7 +111,7 @@ def _describe(value: onnx.TypeProto) -> str:
 def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
-        return TensorSpec(value.name, _describe(value.type), None, is_tensor=False)
+        return TensorSpec(_name(value), _describe(value.type), None, is_tensor=False)
     tensor = value.type.tensor_type
     shape = None
     if tensor.HasField("shape"):
@@ -108,7 +119,18 @@ def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
             d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else -1
             for d in tensor.shape.dim
         )
-    return TensorSpec(value.name, _element_name(tensor.elem_type), shape)
+    return TensorSpec(_name(value), _element_name(tensor.elem_type), shape)
+
+
+def _name(value: onnx.ValueInfoProto) -> str:
+    return require_text(value.name, "graph input/output name")
+
+
+def _props(props: Iterable[onnx.StringStringEntryProto]) -> dict[str, str]:
+    return {
+        require_text(p.key, "metadata_props"): require_text(p.value, "metadata_props")
+        for p in props
+    }
 
 
 def _read_file(path: Path) -> bytes:
@@ -191,9 +213,7 @@ def inspect_model(
         locations = confine_external_data(model, base)
     elif external:
         for tensor in external:
-            check_location_syntax(
-                {e.key: e.value for e in tensor.external_data}.get("location", ""), tensor.name
-            )
+            check_location_syntax(external_entries(tensor).get("location", ""), tensor.name)
         raise ModelRefused(
             f"tensor {external[0].name!r} keeps its data in an external file",
             field="external_data",
@@ -203,6 +223,13 @@ def inspect_model(
         locations = ()
     try:
         onnx.checker.check_model(_without_external_references(model) if external else model)
+    except UnicodeDecodeError:
+        # The checker's C++ strings reach Python only when it reports them.
+        raise ModelRefused(
+            "the model has a name or attribute that is not valid UTF-8",
+            field="graph",
+            expected="UTF-8 text in every string field",
+        ) from None
     except onnx.checker.ValidationError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
         raise ModelRefused(
@@ -211,17 +238,19 @@ def inspect_model(
             expected="a model that passes onnx.checker",
         ) from None
     initializers = {t.name for t in model.graph.initializer}
-    metadata = {p.key: p.value for p in model.graph.metadata_props}
-    metadata.update({p.key: p.value for p in model.metadata_props})
+    metadata = _props(model.graph.metadata_props)
+    metadata.update(_props(model.metadata_props))
     return ModelSignature(
         ir_version=model.ir_version,
-        opset_imports={o.domain: o.version for o in model.opset_import},
-        producer_name=model.producer_name,
-        producer_version=model.producer_version,
-        domain=model.domain,
+        opset_imports={
+            require_text(o.domain, "opset_import.domain"): o.version for o in model.opset_import
+        },
+        producer_name=require_text(model.producer_name, "producer_name"),
+        producer_version=require_text(model.producer_version, "producer_version"),
+        domain=require_text(model.domain, "domain"),
         model_version=model.model_version,
-        graph_name=model.graph.name,
-        doc_string=model.doc_string,
+        graph_name=require_text(model.graph.name, "graph.name"),
+        doc_string=require_text(model.doc_string, "doc_string"),
         # Before IR 4 initializers were also listed as inputs; they are weights, not inputs.
         inputs=tuple(_spec(v) for v in model.graph.input if v.name not in initializers),
         outputs=tuple(_spec(v) for v in model.graph.output),
