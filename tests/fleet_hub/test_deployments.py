@@ -166,6 +166,14 @@ def test_promotion_policy_and_precise_errors(fleet_hub_factory: Any, sample_onnx
         ).code()
         == grpc.StatusCode.NOT_FOUND
     )
+    direct = _error(
+        lambda: hub.deployments.Deploy(
+            dp.DeployRequest(name="fraud", environment="production", model_name="fraud-model",
+                             model_version=2),
+            metadata=hub.md(),
+        )
+    )  # fmt: skip
+    assert direct.code() == grpc.StatusCode.PERMISSION_DENIED
     # A non-guarded environment is not subject to the policy.
     qa = hub.deployments.Promote(
         dp.PromoteRequest(name="fraud", from_environment="staging", to_environment="qa"),

@@ -48,6 +48,15 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                 limits=settings_of(request.limits),
                 source=source,
             )
+            if policy.applies(request.environment):
+                # Deploying straight to a guarded environment is a promotion too.
+                call = current_call()
+                self._policy.check(
+                    policy.Promotion(
+                        call.ws.id, request.name, "", request.environment, spec,
+                        call.user.username, request.reason,
+                    )
+                )  # fmt: skip
             return spec, "deploy"
 
         return await self._change(request.name, request.environment, request.reason, change)
