@@ -68,11 +68,14 @@ class FleetExtension:
 
         reconciler.on_routes = keep_routing_headers
         self._tasks.append(asyncio.create_task(reconciler.run()))
-        local = await asyncio.to_thread(store.load_desired)
-        if local is not None:
-            reconciler.submit(desired_from_bytes(local[1]))
-            await reconciler.idle.wait()
-            log.info("serving revision %d from local state", local[0])
+        # What last served completely first, then anything newer received before the restart.
+        serving = await asyncio.to_thread(store.load_serving)
+        latest = await asyncio.to_thread(store.load_desired)
+        for saved in (serving, latest if latest != serving else None):
+            if saved is not None:
+                reconciler.submit(desired_from_bytes(saved[1]))
+                await reconciler.idle.wait()
+                log.info("applied revision %d from local state", saved[0])
         host = agent.config.host
         shown = f"[{host}]" if ":" in host else host
         self.session = HubSession(

@@ -111,22 +111,28 @@ class Reconciler:
         wanted = {d.name: d for d in desired.deployments}
         for name in [n for n in self._deployments if n not in wanted]:
             await self._remove(name)
+        complete = True
         for deployment in desired.deployments:
-            await self._apply_one(deployment)
+            complete &= await self._apply_one(deployment)
             self._deployments[deployment.name] = deployment
         self.revision = desired.revision
         self._report()
+        if complete and desired.raw:
+            # What a restart serves first, before it retries anything newer.
+            await asyncio.to_thread(self.outbox.store.save_serving, desired.revision, desired.raw)
 
-    async def _apply_one(self, deployment: Deployment) -> None:
+    async def _apply_one(self, deployment: Deployment) -> bool:
+        """Returns whether every target of the deployment is ready."""
         ready: list[tuple[str, int]] = []
         for target in deployment.targets:
             if await self._ensure_loaded(deployment, target):
                 ready.append((target.version, target.percent))
         name = deployment.name
+        complete = len(ready) == len(deployment.targets)
         if not any(percent for _, percent in ready):
             if deployment.targets:
                 log.warning("[Reconcile] deployment=%s: no new version is ready", name)
-            return
+            return complete
         split = Split.of(ready, deployment.sticky_key)
         previous = self.manager.split_of(name)
         if split != previous:
@@ -148,6 +154,7 @@ class Reconciler:
         for (dep, version), _ in list(self._loaded.items()):
             if dep == name and version not in wanted and version not in split.versions:
                 self._schedule_retire(name, version)
+        return complete
 
     async def _ensure_loaded(self, deployment: Deployment, target: Target) -> bool:
         """Pull, verify and load one target unless it is already serving the same bytes."""

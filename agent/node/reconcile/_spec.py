@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelfleet.agent.node.repository import Batching
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
@@ -39,6 +39,8 @@ class Deployment:
 class DesiredState:
     revision: int
     deployments: tuple[Deployment, ...]
+    #: the hub's message as received, kept so an applied state can be saved as is
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def empty(cls) -> DesiredState:
@@ -71,7 +73,8 @@ def _deployment(msg: deployments_pb2.DeploymentSpec) -> Deployment:
 
 
 def desired_from_pb(msg: fleet_pb2.DesiredState) -> DesiredState:
-    return DesiredState(msg.revision, tuple(_deployment(d) for d in msg.deployments))
+    deployments = tuple(_deployment(d) for d in msg.deployments)
+    return DesiredState(msg.revision, deployments, msg.SerializeToString())
 
 
 def desired_from_bytes(data: bytes) -> DesiredState:

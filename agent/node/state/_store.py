@@ -18,6 +18,11 @@ CREATE TABLE IF NOT EXISTS desired (
     revision INTEGER NOT NULL,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS serving (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -70,6 +75,20 @@ class StateStore:
     def load_desired(self) -> tuple[int, bytes] | None:
         with self._lock:
             row = self._db.execute("SELECT revision, body FROM desired WHERE id = 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def save_serving(self, revision: int, body: bytes) -> None:
+        """The last desired state that was applied with every version ready."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO serving (id, revision, body) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+                (revision, body),
+            )
+
+    def load_serving(self) -> tuple[int, bytes] | None:
+        with self._lock:
+            row = self._db.execute("SELECT revision, body FROM serving WHERE id = 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
 
     # -- outbox -------------------------------------------------------------------------
