@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam
+from modelfleet.agent.hub.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,17 @@ class RunLineage:
 
 
 def copy_run_lineage(session: Session, workspace_id: str, run_id: str) -> RunLineage:
-    """What CreateVersion copies from `run_id` (a run of `workspace_id`) into the version.
-
-    The tracking tables are not part of the hub yet, so only the run id is kept (by the
-    caller) and nothing is copied. Once they are: look the run up in `workspace_id` only
-    (NotFound naming `source_run_id` otherwise) and return its experiment id, the latest
-    value of each metric key and its params, inside this same transaction.
-    """
-    return RunLineage()
+    """The experiment, the latest value of each metric and the params of a run of
+    `workspace_id` (NOT_FOUND for a run of any other workspace)."""
+    run = session.get(Run, run_id)
+    if run is None or run.workspace_id != workspace_id:
+        raise NotFound(f"source_run_id: no run {run_id!r} in this workspace")
+    metrics = session.execute(
+        select(MetricSeries.key, MetricSeries.last).where(MetricSeries.run_id == run.id)
+    )
+    params = session.execute(select(RunParam.key, RunParam.value).where(RunParam.run_id == run.id))
+    return RunLineage(
+        experiment_id=run.experiment_id,
+        metrics={k: float(v) for k, v in metrics},
+        params={k: v for k, v in params},
+    )
