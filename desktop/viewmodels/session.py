@@ -93,6 +93,7 @@ class SessionViewModel(QObject):
         self._reconnect = WorkerSlot(self)
         self._workspace_slot = WorkerSlot(self)
         self._sign_out_slot = WorkerSlot(self)
+        self._save_slot = WorkerSlot(self)
         self._connectionLost.connect(self._on_connection_lost)
 
     # --- state --------------------------------------------------------------------------
@@ -145,9 +146,9 @@ class SessionViewModel(QObject):
         if pending is None or pending.profile.hub != certificate.address:
             return
         profile = pending.profile.updated(hub_ca=certificate.fingerprint)
-        self.book.save(pending.name, profile)
         self._pending = _Pending(pending.name, profile, pending.password)
-        self._start_sign_in()
+        # The pin is saved even if the password turns out wrong: the trust decision stands.
+        self._start_sign_in(save_pin=True)
 
     def reject_trust(self) -> None:
         self._pending = None
@@ -163,7 +164,9 @@ class SessionViewModel(QObject):
 
         def resume(token: CancelToken, _progress: Progress) -> SignedIn | Refused:
             try:
-                return self.service.resume(profile)
+                signed = self.service.resume(profile)
+                self.book.save(name, signed.profile)
+                return signed
             except ModelfleetError as exc:
                 return Refused(readable(exc), trust=_is_trust(exc))
 
@@ -191,13 +194,18 @@ class SessionViewModel(QObject):
             )
             self._sign_out_slot.start(worker)
 
-    def _start_sign_in(self) -> None:
+    def _start_sign_in(self, save_pin: bool = False) -> None:
         pending = self._pending
         assert pending is not None
 
         def sign_in(token: CancelToken, _progress: Progress) -> SignedIn | Refused:
+            # Profiles are written here, off the GUI thread (the write syncs to disk).
+            if save_pin:
+                self.book.save(pending.name, pending.profile)
             try:
-                return self.service.sign_in(pending.profile, pending.password)
+                signed = self.service.sign_in(pending.profile, pending.password)
+                self.book.save(pending.name, signed.profile)
+                return signed
             except ModelfleetError as exc:
                 return Refused(readable(exc, signing_in=True), trust=_is_trust(exc))
 
@@ -239,8 +247,6 @@ class SessionViewModel(QObject):
         if self.signed is not None:
             self.signed.client.close()
         self.signed = result
-        assert self.profile_name is not None
-        self.book.save(self.profile_name, result.profile)
         self.signedIn.emit(result.principal)
         self._set_workspace(result.workspace)
         self.refresh_workspaces()
@@ -263,7 +269,10 @@ class SessionViewModel(QObject):
         if self.profile_name is not None:
             profile = self.signed.profile.updated(workspace=name)
             self.signed = SignedIn(self.signed.client, self.signed.principal, profile, name)
-            self.book.save(self.profile_name, profile)
+            book, profile_name = self.book, self.profile_name
+            self._save_slot.start(
+                TaskWorker("save profile", lambda _t, _p: book.save(profile_name, profile))
+            )
 
     def _on_workspaces(self, workspaces: list[Workspace]) -> None:
         self.workspaces = [w for w in workspaces if not w.archived]

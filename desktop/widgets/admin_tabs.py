@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -13,8 +20,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -50,6 +56,46 @@ def _role_combo(tooltip: str, roles: Sequence[Role] = tuple(Role)) -> QComboBox:
     return combo
 
 
+def _chosen_role(combo: QComboBox) -> Role | None:
+    # Qt hands a StrEnum item data back as a plain str.
+    value = combo.currentData()
+    return Role(value) if value else None
+
+
+class RowsModel(QAbstractTableModel):
+    """Rows of display strings: a refill is one reset, and only visible cells are asked for."""
+
+    def __init__(self, headers: Sequence[str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.headers = tuple(headers)
+        self.rows: list[Sequence[str]] = []
+
+    def set_rows(self, rows: list[Sequence[str]]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.headers[section]
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.rows[index.row()][index.column()]
+        return None
+
+
 class ListTab(QWidget):
     """A form row, a table of rows, and buttons acting on the selected row."""
 
@@ -60,15 +106,15 @@ class ListTab(QWidget):
         self.vm = vm
         self.layout_ = QVBoxLayout(self)
         self.layout_.setSpacing(SPACING)
-        self.table = QTableWidget(0, len(self.headers))
-        self.table.setHorizontalHeaderLabels(list(self.headers))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.model = RowsModel(self.headers, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setAlternatingRowColors(True)
-        self.table.itemSelectionChanged.connect(self.update_actions)
+        self.table.selectionModel().selectionChanged.connect(self.update_actions)
 
     def row(self, *widgets: QWidget, stretch: bool = True) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -80,12 +126,15 @@ class ListTab(QWidget):
         self.layout_.addLayout(row)
         return row
 
-    def fill(self, rows: Sequence[Sequence[str]]) -> None:
-        self.table.setRowCount(len(rows))
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                self.table.setItem(r, c, QTableWidgetItem(value))
+    def fill(self, rows: list[Sequence[str]]) -> None:
+        self.model.set_rows(rows)
         self.update_actions()
+
+    def cell(self, row: int, column: int) -> str:
+        return str(self.model.rows[row][column])
+
+    def row_count(self) -> int:
+        return len(self.model.rows)
 
     def selected(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
@@ -309,16 +358,22 @@ class MembersTab(ListTab):
             widget.setEnabled(self.can_edit and selected)
 
     def add(self) -> None:
-        self.vm.set_member(self.user_edit.text(), self.role_combo.currentData())
-        self.user_edit.clear()
+        role = _chosen_role(self.role_combo)
+        if role is not None:
+            self.vm.set_member(self.user_edit.text(), role)
+            self.user_edit.clear()
 
     def change_role(self) -> None:
-        member, role = self.current(), self.change_combo.currentData()
-        if member and confirm(
-            self,
-            "Change role",
-            f"Change the role of {member.username} from {member.role} to {role.value}?",
-            "Change",
+        member, role = self.current(), _chosen_role(self.change_combo)
+        if (
+            member
+            and role
+            and confirm(
+                self,
+                "Change role",
+                f"Change the role of {member.username} from {member.role} to {role.value}?",
+                "Change",
+            )
         ):
             self.vm.set_member(member.username, role)
 
@@ -384,7 +439,7 @@ class ApiKeysTab(ListTab):
         self.revoke_button.setEnabled(key is not None and key.revoked_at is None)
 
     def submit(self) -> None:
-        role = self.role_combo.currentData()
+        role = _chosen_role(self.role_combo)
         if role is not None:
             self.vm.create_api_key(self.name_edit.text(), role)
             self.name_edit.clear()
