@@ -86,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port: expected 0-65535, got {args.port}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    # The schema check at start-up is not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         asyncio.run(
             serve(args.data_dir, host=args.host, port=args.port, ready_file=args.ready_file)
