@@ -19,6 +19,7 @@ from modelfleet.agent.hub.datadir import (
 )
 from modelfleet.agent.hub.db import Database, User, make_engine, upgrade
 from modelfleet.agent.hub.passwords import Passwords, one_time_password
+from modelfleet.agent.hub.secrets import ensure_secrets_keyring
 from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.paths import ensure_private_dir
 
@@ -62,6 +63,7 @@ def init_hub(
     ensure_private_dir(paths.keys)
     pki.ensure_signing_key(paths.signing_key)
     _ensure_blob_keyring(paths)
+    ensure_secrets_keyring(paths.secrets_keyring)
     if config.db_url == paths.default_db_url() and not paths.sqlite_db.exists():
         # Created 0600 up front: SQLite gives its -wal and -shm files the same mode.
         paths.sqlite_db.touch(mode=0o600)

@@ -60,6 +60,10 @@ class HubPaths:
         return self.keys / "blobs.keyring"
 
     @property
+    def secrets_keyring(self) -> Path:
+        return self.keys / "secrets.keyring"
+
+    @property
     def blobs(self) -> Path:
         return self.root / "blobs"
 

@@ -13,6 +13,7 @@ import orjson
 
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.interceptor import AccessInterceptor
+from modelfleet.agent.hub.alerts import AlertsRuntime, AlertsServicer, ChannelsServicer
 from modelfleet.agent.hub.datadir import HubPaths
 from modelfleet.agent.hub.deployments.policy import PromotionPolicy
 from modelfleet.agent.hub.deployments.service import DeploymentsServicer
@@ -31,6 +32,7 @@ from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.agent.hub.state import HubState
 from modelfleet.paths import write_private_file
 from modelfleet.proto.v1 import (
+    alerts_pb2_grpc,
     artifacts_pb2_grpc,
     audit_pb2_grpc,
     auth_pb2_grpc,
@@ -64,6 +66,8 @@ def build_server(
     if hub.fleet is None:
         hub.fleet = FleetRuntime(hub)
     fleet = hub.fleet
+    if hub.alerts is None:
+        hub.alerts = AlertsRuntime(hub)
     server = grpc.aio.server(
         interceptors=[AccessInterceptor(hub.db, hub.authenticator, agents=fleet.directory)],
         # Room for a model version's reference profile; artifact chunks are bounded lower.
@@ -88,6 +92,8 @@ def build_server(
     )
     monitoring_pb2_grpc.add_MonitoringServicer_to_server(MonitoringServicer(hub), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(hub), server)
+    alerts_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(hub.db), server)
+    alerts_pb2_grpc.add_ChannelsServicer_to_server(ChannelsServicer(hub.db, hub.alerts), server)
     return server
 
 
@@ -135,6 +141,8 @@ async def serve(
     hub.fleet.agent_port = agent_port
     hub.fleet.hub_hint = _address(host, bound)
     await server.start()
+    assert hub.alerts is not None
+    hub.alerts.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -159,6 +167,7 @@ async def serve(
     finally:
         log.info("stopping (grace %.0f s)", GRACE_SECONDS)
         await server.stop(GRACE_SECONDS)
+        await hub.alerts.close()
         await hub.fleet.close()
         hub.db.dispose()
         if ready_file is not None:

@@ -17,11 +17,13 @@ from modelfleet.agent.hub.blobs import BlobStore, LocalBlobStore, load_keyring
 from modelfleet.agent.hub.datadir import DataDirError, HubPaths, load_config
 from modelfleet.agent.hub.db import Database, current_revision, head_revision, make_engine
 from modelfleet.agent.hub.passwords import Passwords
+from modelfleet.agent.hub.secrets import SecretBox, load_secret_box
 from modelfleet.agent.hub.sessions import Sessions
 from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.tokens import TokenSigner, TokenVerifier, key_id
 
 if TYPE_CHECKING:
+    from modelfleet.agent.hub.alerts.runtime import AlertsRuntime
     from modelfleet.agent.hub.fleet.runtime import FleetRuntime
 
 
@@ -43,6 +45,9 @@ class HubState:
     # The CA key signs agent certificates; the fleet runtime is built with the server.
     ca_key: ec.EllipticCurvePrivateKey | None = None
     fleet: FleetRuntime | None = None
+    # Channel secrets are sealed with this; the alerts runtime is built with the server.
+    secrets: SecretBox | None = None
+    alerts: AlertsRuntime | None = None
 
     @classmethod
     def build(
@@ -80,7 +85,7 @@ class HubState:
         if current_revision(engine) != head_revision():
             engine.dispose()
             raise DataDirError("the database schema is not current; run `modelfleet hub init`")
-        return cls.build(
+        state = cls.build(
             Database(engine),
             pki.load_signing_key(paths.signing_key),
             paths.ca_cert.read_bytes(),
@@ -88,6 +93,8 @@ class HubState:
             LocalBlobStore(paths.blobs, load_keyring(paths.blob_keyring)),
             _load_ca_key(paths),
         )
+        state.secrets = load_secret_box(paths.secrets_keyring)
+        return state
 
 
 def _load_ca_key(paths: HubPaths) -> ec.EllipticCurvePrivateKey:

@@ -19,6 +19,8 @@ from sqlalchemy import update
 from modelfleet.agent.hub.access.permissions import PERMISSIONS
 from modelfleet.agent.hub.db import Workspace
 from modelfleet.proto.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     artifacts_pb2,
     artifacts_pb2_grpc,
     audit_pb2,
@@ -92,6 +94,18 @@ EXPECTED: dict[str, tuple[str, int, bool]] = {
     "Tracking/CompareRuns": ("ws", VIEWER, True),
     "Tracking/AddRunComment": ("ws", VIEWER, True),
     "Tracking/ListRunComments": ("ws", VIEWER, True),
+    "Alerts/CreateRule": ("ws", DEVELOPER, True),
+    "Alerts/UpdateRule": ("ws", DEVELOPER, True),
+    "Alerts/DeleteRule": ("ws", DEVELOPER, True),
+    "Alerts/ListRules": ("ws", VIEWER, True),
+    "Alerts/ListAlerts": ("ws", VIEWER, True),
+    "Alerts/AcknowledgeAlert": ("ws", DEVELOPER, True),
+    "Alerts/SilenceAlert": ("ws", DEVELOPER, True),
+    "Channels/CreateChannel": ("ws", ADMIN, True),
+    "Channels/ListChannels": ("ws", VIEWER, True),
+    "Channels/DeleteChannel": ("ws", ADMIN, True),
+    "Channels/TestChannel": ("ws", DEVELOPER, True),
+    "Channels/ListDeliveries": ("ws", VIEWER, True),
 }
 
 NO_RUN = "0" * 32
@@ -156,6 +170,18 @@ REQUESTS: dict[str, Message] = {
     "Tracking/CompareRuns": tracking_pb2.CompareRunsRequest(),
     "Tracking/AddRunComment": tracking_pb2.AddRunCommentRequest(run_id=NO_RUN, body="hi"),
     "Tracking/ListRunComments": tracking_pb2.ListRunCommentsRequest(run_id=NO_RUN),
+    "Alerts/CreateRule": alerts_pb2.CreateRuleRequest(),
+    "Alerts/UpdateRule": alerts_pb2.UpdateRuleRequest(rule="nothing"),
+    "Alerts/DeleteRule": alerts_pb2.DeleteRuleRequest(rule="nothing"),
+    "Alerts/ListRules": alerts_pb2.ListRulesRequest(),
+    "Alerts/ListAlerts": alerts_pb2.ListAlertsRequest(),
+    "Alerts/AcknowledgeAlert": alerts_pb2.AcknowledgeAlertRequest(alert_id=NO_RUN),
+    "Alerts/SilenceAlert": alerts_pb2.SilenceAlertRequest(alert_id=NO_RUN),
+    "Channels/CreateChannel": alerts_pb2.CreateChannelRequest(),
+    "Channels/ListChannels": alerts_pb2.ListChannelsRequest(),
+    "Channels/DeleteChannel": alerts_pb2.DeleteChannelRequest(channel="nothing"),
+    "Channels/TestChannel": alerts_pb2.TestChannelRequest(channel="nothing"),
+    "Channels/ListDeliveries": alerts_pb2.ListDeliveriesRequest(),
 }
 CALLERS = ["none", "viewer", "developer", "admin", "sysadmin", "api_key"]
 ADMITTED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
@@ -222,6 +248,8 @@ def _invoke(hub: Hub, method: str, metadata: list[tuple[str, str]]) -> grpc.Stat
         "Artifacts": artifacts_pb2_grpc.ArtifactsStub(hub.channel),
         "Registry": registry_pb2_grpc.RegistryStub(hub.channel),
         "Tracking": tracking_pb2_grpc.TrackingStub(hub.channel),
+        "Alerts": alerts_pb2_grpc.AlertsStub(hub.channel),
+        "Channels": alerts_pb2_grpc.ChannelsStub(hub.channel),
     }[service]
     rpc: Callable[..., Any] = getattr(stub, name)
     request: Any = REQUESTS[method]

@@ -174,6 +174,22 @@ PERMISSIONS: dict[str, Permission] = {
     f"{_V1}Deployments/GetDeployment": _in_workspace(Role.VIEWER),
     f"{_V1}Deployments/ListDeploymentEvents": _in_workspace(Role.VIEWER),
     f"{_V1}Monitoring/QueryMetrics": _in_workspace(Role.VIEWER),
+    f"{_V1}Monitoring/QueryDrift": _in_workspace(Role.VIEWER),
+    # Alerts: developers own rules and answer alerts; channels say where data leaves the
+    # hub (and hold secrets), so only workspace admins create or delete them.
+    f"{_V1}Alerts/CreateRule": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Alerts/UpdateRule": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Alerts/DeleteRule": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Alerts/ListRules": _in_workspace(Role.VIEWER),
+    f"{_V1}Alerts/ListAlerts": _in_workspace(Role.VIEWER),
+    f"{_V1}Alerts/AcknowledgeAlert": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Alerts/SilenceAlert": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Channels/CreateChannel": _in_workspace(Role.ADMIN, mutating=True),
+    f"{_V1}Channels/ListChannels": _in_workspace(Role.VIEWER),
+    f"{_V1}Channels/DeleteChannel": _in_workspace(Role.ADMIN, mutating=True),
+    # A test sends traffic out of the hub: audited like a change.
+    f"{_V1}Channels/TestChannel": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Channels/ListDeliveries": _in_workspace(Role.VIEWER),
 }
 
 

@@ -1,6 +1,8 @@
 """The hub database: typed ORM models, engines, units of work and migrations."""
 
 # Imported for its tables: tracking code imports its models from the module itself.
+from modelfleet.agent.hub.db import alerts_models as alerts_models
+from modelfleet.agent.hub.db import drift_models as drift_models
 from modelfleet.agent.hub.db import fleet_models as fleet_models
 from modelfleet.agent.hub.db import tracking_models as tracking_models
 from modelfleet.agent.hub.db.engine import Database, make_engine
