@@ -82,8 +82,9 @@ class RunParam(Base):
     value_num: Mapped[float | None] = mapped_column(Double)
 
     __table_args__ = (
-        Index("ix_run_params_key_value", "key", "value"),
-        Index("ix_run_params_key_num", "key", "value_num"),
+        # Covering: filters read run ids from the index alone.
+        Index("ix_run_params_key_value", "key", "value", "run_id"),
+        Index("ix_run_params_key_num", "key", "value_num", "run_id"),
     )
 
 
@@ -96,7 +97,7 @@ class RunTag(Base):
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(String(6000))
 
-    __table_args__ = (Index("ix_run_tags_key_value", "key", "value"),)
+    __table_args__ = (Index("ix_run_tags_key_value", "key", "value", "run_id"),)
 
 
 class MetricSeries(Base):

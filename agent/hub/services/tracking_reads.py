@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,18 +102,26 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
                     find_experiment(s, call.ws.id, ref, f"experiments[{i}]").id
                     for i, ref in enumerate(refs)
                 ]
-            probe = search.build(call.ws.id, experiments, clauses, order, None, limit + 1)
-            cursor = None
+
+            def make(
+                after: tuple[list[Any], str] | None, n: int, present: bool | None
+            ) -> search.SearchQuery:
+                return search.build(
+                    call.ws.id, experiments, clauses, order, after, n, present=present
+                )
+
+            sorts = make(None, 1, None).sorts
+            cursor, total = None, -1
             if request.page.page_token:
-                cursor = search.decode_cursor(request.page.page_token, query_id, probe.sorts)
-            built = search.build(call.ws.id, experiments, clauses, order, cursor, limit + 1)
-            rows = s.execute(built.page).all()
+                cursor, total = search.decode_cursor(request.page.page_token, query_id, sorts)
+            rows = search.page_rows(s, make, order, cursor, limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
             runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_([r[0] for r in rows])))}
             views = run_views(s, [runs[r[0]] for r in rows])
-            total = int(s.execute(built.count).scalar_one())
-            token = search.encode_cursor(query_id, built.sorts, rows[-1]) if more else ""
+            if total < 0:
+                total = int(s.execute(make(None, 1, None).count).scalar_one())
+            token = search.encode_cursor(query_id, sorts, rows[-1], total) if more else ""
             return tracking_pb2.SearchRunsResponse(
                 runs=[convert.run(v) for v in views], next_page_token=token, total_count=total
             )

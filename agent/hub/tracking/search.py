@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam, RunTag
 from modelfleet.agent.hub.errors import InvalidArgument
@@ -186,7 +186,11 @@ def build(
     order: Sequence[OrderKey],
     cursor: tuple[list[Any], str] | None,
     limit: int,
+    *,
+    present: bool | None = None,
 ) -> SearchQuery:
+    """The page query; with `present` set, only runs that have (True) or lack (False) the
+    first order key's metric, so the first kind can be read in index order."""
     scope = [Run.workspace_id == workspace_id]
     if experiment_ids is not None:
         scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
@@ -194,8 +198,14 @@ def build(
     count = select(func.count()).select_from(Run).where(*scope)
     sorts, joins = _sorts(order)
     query = select(Run.id, *(s.expression for s in sorts)).select_from(Run)
-    for operand, table in joins:
-        query = query.outerjoin(table, and_(table.run_id == Run.id, table.key == operand.key))
+    for index, (operand, table) in enumerate(joins):
+        on = and_(table.run_id == Run.id, table.key == operand.key)
+        if index == 0 and present is True:
+            query = query.join(table, on)
+        else:
+            query = query.outerjoin(table, on)
+            if index == 0 and present is False:
+                query = query.where(table.run_id.is_(None))
     query = query.where(*scope)
     if cursor is not None:
         query = query.where(_after(sorts, *cursor))
@@ -206,6 +216,34 @@ def build(
     return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), count, sorts)
 
 
+Make = Callable[[tuple[list[Any], str] | None, int, bool | None], SearchQuery]
+
+
+def page_rows(
+    s: Session,
+    make: Make,
+    order: Sequence[OrderKey],
+    cursor: tuple[list[Any], str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Up to `limit` rows after `cursor`.
+
+    Ordered by a metric, the runs that have it are read first by an inner join (which the
+    planner can drive from the metric's index and stop after `limit`), then the runs
+    without it; both parts keep the one order the cursor describes.
+    """
+    if not order or order[0].operand.kind != "metrics":
+        return list(s.execute(make(cursor, limit, None).page).all())
+    rows: list[Row[Any]] = []
+    in_missing_part = cursor is not None and cursor[0][0] is None
+    if not in_missing_part:
+        rows = list(s.execute(make(cursor, limit, True).page).all())
+    if len(rows) < limit:
+        rest = make(cursor if in_missing_part else None, limit - len(rows), False)
+        rows += s.execute(rest.page).all()
+    return rows
+
+
 # --- cursors ----------------------------------------------------------------------------
 
 
@@ -214,21 +252,24 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
 
 
-def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any]) -> str:
+def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any], total: int) -> str:
+    """The position after `row`, and the total count (counted once, on the first page)."""
     values = []
     for sort, value in zip(sorts, row[1:], strict=True):
         if value is not None and sort.kind == "time":
             value = value.astimezone(UTC).isoformat()
         values.append(value)
-    payload = orjson.dumps({"q": query_id, "v": values, "id": row[0]})
+    payload = orjson.dumps({"q": query_id, "v": values, "id": row[0], "n": total})
     return base64.urlsafe_b64encode(payload).decode()
 
 
-def decode_cursor(token: str, query_id: str, sorts: list[_Sort]) -> tuple[list[Any], str]:
+def decode_cursor(
+    token: str, query_id: str, sorts: list[_Sort]
+) -> tuple[tuple[list[Any], str], int]:
     field = "page.page_token"
     try:
         doc = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        values, run_id = doc["v"], str(doc["id"])
+        values, run_id, total = doc["v"], str(doc["id"]), int(doc["n"])
         if doc["q"] != query_id or len(values) != len(sorts):
             raise InvalidArgument(field, "a token from the same search (filter and order)")
         parsed = [
@@ -239,7 +280,7 @@ def decode_cursor(token: str, query_id: str, sorts: list[_Sort]) -> tuple[list[A
         raise
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument(field, "a token from a previous response") from None
-    return parsed, run_id
+    return (parsed, run_id), total
 
 
 def _parse_value(kind: str, value: Any) -> Any:
