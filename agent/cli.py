@@ -62,6 +62,11 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-timeout-ms", type=int, default=10_000)
     parser.add_argument("--drain-timeout-s", type=float, default=30.0)
     parser.add_argument(
+        "--no-monitoring",
+        action="store_true",
+        help="no drift, prediction log or feedback endpoint",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
 
@@ -94,6 +99,7 @@ def _serving_config(args: argparse.Namespace, models: Path | None, token_file: P
             request_timeout_s=args.request_timeout_ms / 1000,
         ),
         drain_timeout_s=args.drain_timeout_s,
+        monitoring=not args.no_monitoring,
     )
 
 

@@ -38,6 +38,8 @@ class AgentConfig:
     drain_timeout_s: float = 30.0
     #: worker threads for model runs; None sizes the pool from the CPU quota
     workers: int | None = None
+    #: drift, prediction log and feedback (off: no per-request monitoring work at all)
+    monitoring: bool = True
 
 
 def load_or_create_token(path: Path) -> str:

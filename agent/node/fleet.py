@@ -15,6 +15,7 @@ from typing import Any
 
 from modelfleet.agent.node.enrol import DataDir
 from modelfleet.agent.node.hubsession import HubSession
+from modelfleet.agent.node.monitor import DriftForwarder
 from modelfleet.agent.node.reconcile import ArtifactCache, Reconciler, desired_from_bytes
 from modelfleet.agent.node.reconcile._artifacts import DEFAULT_CAP_BYTES
 from modelfleet.agent.node.reconcile._reconciler import DEFAULT_GRACE_S
@@ -87,7 +88,16 @@ class FleetExtension:
             lambda: (f"http://{shown}:{agent.http_port}", f"{shown}:{agent.grpc_port}"),
             s.heartbeat_s,
         )
-        rollups = RollupCollector(agent.metrics, reconciler.model_of, outbox, s.rollup_window_s)
+        monitors = agent.monitors
+        if monitors is not None:
+            monitors.sink = DriftForwarder(outbox, reconciler.model_of)
+        rollups = RollupCollector(
+            agent.metrics,
+            reconciler.model_of,
+            outbox,
+            s.rollup_window_s,
+            monitors.rollup_extra if monitors is not None else None,
+        )
         self._tasks.append(asyncio.create_task(self.session.run()))
         self._tasks.append(asyncio.create_task(rollups.run()))
         await outbox.audit(

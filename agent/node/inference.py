@@ -68,6 +68,8 @@ class InferenceService:
         self.limits = limits
         self.metrics = metrics
         self.draining = False
+        #: told about every queued request (monitoring: request ids, predictions, drift)
+        self.observer: Callable[[Call], None] | None = None
         self._per_model: dict[str, int] = {}
         self._loop = asyncio.get_running_loop()
 
@@ -121,7 +123,10 @@ class InferenceService:
         limit = self.limits.request_timeout_s if budget_s is None else budget_s
         timer = self._loop.call_later(limit, _expire, future, limit)
         future.add_done_callback(partial(self._finished, mv, started, timer))
-        return Call(mv, request, future, names)
+        call = Call(mv, request, future, names)
+        if self.observer is not None:
+            self.observer(call)
+        return call
 
     def _finished(
         self,

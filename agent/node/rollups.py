@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from modelfleet.agent.node.metrics import LATENCY_BOUNDS, MetricsRegistry, ModelStats, quantile
@@ -17,6 +17,8 @@ DEFAULT_WINDOW_S = 10
 
 #: the model behind a deployment version, or None for names that are not deployments
 ModelOf = Callable[[str, str], str | None]
+#: extra series of a deployment version (drift, accuracy) for the roll-up's `extra` map
+ExtraOf = Callable[[str, str], Mapping[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +54,10 @@ class RollupCollector:
         model_of: ModelOf,
         outbox: Outbox,
         window_s: int = DEFAULT_WINDOW_S,
+        extra_of: ExtraOf | None = None,
     ) -> None:
         self.metrics = metrics
+        self.extra_of = extra_of
         self.model_of = model_of
         self.outbox = outbox
         self.window_s = window_s
@@ -101,6 +105,7 @@ class RollupCollector:
                     batch_size_mean=(
                         (current.batch_rows - before.batch_rows) / batches if batches else 1.0
                     ),
+                    extra=self.extra_of(name, version) if self.extra_of is not None else {},
                 )
             )
         return rollups

@@ -19,6 +19,7 @@ from modelfleet.agent.node.cpu import available_cpus
 from modelfleet.agent.node.inference import InferenceService
 from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager
+from modelfleet.agent.node.monitor import FeedbackServicer, Monitors
 from modelfleet.agent.node.rest.handlers import RestApi
 from modelfleet.agent.node.rest.protocol import HttpProtocol, HttpServerState
 from modelfleet.agent.node.rpc.control import ControlServicer, MetricsServicer
@@ -61,11 +62,15 @@ class Agent:
             config.models_dir, self._pool, workers, config.batching, self.metrics
         )
         self.service = InferenceService(self.manager, config.limits, self.metrics)
+        self.monitors = Monitors() if config.monitoring else None
+        if self.monitors is not None:
+            self.monitors.attach(self.service)
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self.metrics)
         ProcessCollector(registry=self._registry)
         self.http_state = HttpServerState(
-            RestApi(self.service, self._registry, self.is_ready), config.limits.max_body_bytes
+            RestApi(self.service, self._registry, self.is_ready, self.monitors),
+            config.limits.max_body_bytes,
         )
         self._http: asyncio.Server | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -101,8 +106,12 @@ class Agent:
         )
         agent_grpc.add_AgentControlServicer_to_server(ControlServicer(self.manager), self._grpc)
         agent_grpc.add_MetricsServicer_to_server(
-            MetricsServicer(self.metrics, self._stopping), self._grpc
+            MetricsServicer(self.metrics, self._stopping, self.monitors), self._grpc
         )
+        if self.monitors is not None:
+            agent_grpc.add_FeedbackServicer_to_server(
+                FeedbackServicer(self.monitors, self.manager), self._grpc
+            )
         self.grpc_port = self._grpc.add_insecure_port(
             f"{_grpc_host(config.host)}:{config.grpc_port}"
         )
@@ -169,6 +178,8 @@ class Agent:
         if self.service.in_flight():
             log.warning("drain timeout: %d request(s) still in flight", self.service.in_flight())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.monitors is not None:
+            self.monitors.close()
         log.info("stopped")
 
 

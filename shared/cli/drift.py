@@ -1,4 +1,5 @@
-"""`modelfleet drift report`: compare a reference dataset with a current one, offline."""
+"""`modelfleet drift report` (offline comparison of two datasets) and `drift history` (the
+drift windows of a deployment, from the hub)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,64 @@ def register(subparsers: Any) -> None:
         "--categorical", default="", help="comma-separated numeric columns to treat as categories"
     )
     report.set_defaults(func=run_report)
+    _register_history(commands)
+
+
+def _register_history(commands: Any) -> None:
+    from modelfleet.cli._hub import hub_options
+
+    history = commands.add_parser(
+        "history",
+        parents=[hub_options(workspace=True)],
+        help="drift windows of a deployment reported by its agents",
+        description="Closed drift windows, newest first; --json adds every feature's detail "
+        "and the reference vs current histograms.",
+    )
+    history.add_argument("--deployment", required=True)
+    history.add_argument("--env", default="", help="environment (default: every one)")
+    history.add_argument("--since", help="ISO 8601 (default: an hour before --until)")
+    history.add_argument("--until", help="ISO 8601 (default: now)")
+    history.add_argument("--version", type=int, default=0, help="model version (default: all)")
+    history.add_argument("--limit", type=int, default=0, help="at most this many (default 100)")
+    history.add_argument("--drifted-only", action="store_true")
+    history.set_defaults(func=run_history)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from modelfleet.cli._hub import connect, hub_command, parse_time, plain
+
+    @hub_command
+    def run(args: argparse.Namespace) -> int:
+        with connect(args).client as client:
+            windows = client.query_drift(
+                args.deployment, args.env,
+                since=parse_time(args.since, "--since") if args.since else None,
+                until=parse_time(args.until, "--until") if args.until else None,
+                model_version=args.version, limit=args.limit, drifted_only=args.drifted_only,
+            )  # fmt: skip
+        if args.json:
+            print_json([plain(w) for w in windows])
+            return 0
+        for w in windows:
+            r = w.report
+            moved = ", ".join(f.name for f in r.features if f.drifted) or "-"
+            verdict = "DRIFT" if r.dataset_drifted else "ok"
+            print(
+                f"{_utc(r.ended_at)}  v{w.model_version}  {w.environment:<12} {verdict:<5} "
+                f"share {r.share_drifted:.2f} ({r.n_drifted}/{r.n_judged})  rows {r.n_rows}  "
+                f"drifted: {moved}"
+            )
+        if not windows:
+            print("no drift windows in the range", file=sys.stderr)
+        return 0
+
+    return run(args)
+
+
+def _utc(seconds: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _read(path: Path, option: str) -> Any:

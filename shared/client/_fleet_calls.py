@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelfleet.client._calls import Caller, Scope
 from modelfleet.client._convert import time_from_pb
+from modelfleet.client._drift import DriftWindowRecord, drift_window_from_pb
 from modelfleet.client._fleet import (
     Agent,
     Deployment,
@@ -232,3 +233,25 @@ class FleetCalls:
             "Monitoring", "QueryMetrics", request, idempotent=True, workspace=workspace
         )
         return [point_from_pb(p) for p in m.points]
+
+    def query_drift(
+        self,
+        deployment: str,
+        environment: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        model_version: int = 0,
+        limit: int = 0,
+        drifted_only: bool = False,
+        *,
+        workspace: str | None = None,
+    ) -> list[DriftWindowRecord]:
+        """Closed drift windows (newest first) with per-feature detail and histograms."""
+        request = monitoring_pb2.QueryDriftRequest(
+            deployment=deployment, environment=environment, since=_ts(since), until=_ts(until),
+            model_version=model_version, limit=limit, drifted_only=drifted_only,
+        )  # fmt: skip
+        m = self._fleet_call(
+            "Monitoring", "QueryDrift", request, idempotent=True, workspace=workspace
+        )
+        return [drift_window_from_pb(w) for w in m.windows]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from modelfleet.agent.hub import audit
 from modelfleet.agent.hub.db.fleet_models import Agent, MetricRollupRow, OutboxReceipt
 from modelfleet.agent.hub.errors import InvalidArgument
+from modelfleet.agent.hub.monitoring.drift import check_drift, drift_row
 from modelfleet.proto.v1 import fleet_pb2
 
 MAX_BATCH = 1000
@@ -27,7 +28,9 @@ def check_batch(batch: fleet_pb2.OutboxBatch) -> None:
             raise InvalidArgument(f"{field}.seq", "a sequence number >= 1")
         kind = event.WhichOneof("body")
         if kind is None:
-            raise InvalidArgument(f"{field}.body", "an audit event or a metric roll-up")
+            raise InvalidArgument(
+                f"{field}.body", "an audit event, a metric roll-up or a drift report"
+            )
         if kind == "audit":
             if not 1 <= len(event.audit.action) <= 128:
                 raise InvalidArgument(f"{field}.audit.action", "1-128 characters")
@@ -37,6 +40,8 @@ def check_batch(batch: fleet_pb2.OutboxBatch) -> None:
                 details = None
             if not isinstance(details, dict):
                 raise InvalidArgument(f"{field}.audit.details_json", "a JSON object")
+        elif kind == "drift":
+            check_drift(event.drift, f"{field}.drift")
         elif not 1 <= len(event.rollup.deployment) <= 64:
             raise InvalidArgument(f"{field}.rollup.deployment", "a deployment name")
 
@@ -106,6 +111,8 @@ def _store(s: Session, agent: Agent, events: Sequence[fleet_pb2.OutboxEvent], so
                     details_json=audit.details_json(details),
                 ),
             )
+        elif event.WhichOneof("body") == "drift":
+            s.add(drift_row(agent, event.drift))
         else:
             r = event.rollup
             rollups.append(

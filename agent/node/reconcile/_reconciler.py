@@ -21,6 +21,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from modelfleet.agent.node.models import ModelManager, State
+from modelfleet.agent.node.monitor import PROFILE_FILE
 from modelfleet.agent.node.reconcile._artifacts import ArtifactCache, ArtifactError, Source
 from modelfleet.agent.node.reconcile._spec import Deployment, DesiredState, Target
 from modelfleet.agent.node.repository import CONFIG_FILE, MODEL_FILE
@@ -165,7 +166,7 @@ class Reconciler:
             self._set(deployment.name, target, "pulling")
             await self._pull(target)
             self._set(deployment.name, target, "loading")
-            folder = await asyncio.to_thread(self._stage, deployment.name, target)
+            folder = await asyncio.to_thread(self._stage, deployment, target)
             started = time.perf_counter()
             mv = await self.manager.load(
                 deployment.name, target.version, folder, deployment.batching
@@ -211,9 +212,10 @@ class Reconciler:
             self.cache.verify, sha, size, target.manifest_signature, self.manifest_key
         )
 
-    def _stage(self, deployment: str, target: Target) -> Path:
-        """D/serving/<deployment>/<version>/: a hard link to the cached file + its config."""
-        folder = self.serving_dir / deployment / target.version
+    def _stage(self, deployment: Deployment, target: Target) -> Path:
+        """D/serving/<deployment>/<version>/: a hard link to the cached file, its config and
+        its reference profile."""
+        folder = self.serving_dir / deployment.name / target.version
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         source = self.cache.folder(target.artifact_sha256) / MODEL_FILE
@@ -224,6 +226,9 @@ class Reconciler:
         if target.feature_names:
             config = {"feature_names": list(target.feature_names)}
             (folder / CONFIG_FILE).write_bytes(orjson.dumps(config))
+        profile = deployment.reference_profiles.get(f"{target.model_name}:{target.version}")
+        if profile:
+            (folder / PROFILE_FILE).write_text(profile, encoding="utf-8")
         return folder
 
     async def _failed(self, deployment: str, target: Target, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelfleet.agent.node.repository import Batching
@@ -33,6 +34,8 @@ class Deployment:
     targets: tuple[Target, ...]
     sticky_key: str = ""
     batching: Batching | None = None
+    #: reference profile JSON by "model:version", for drift on the agent
+    reference_profiles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def _deployment(msg: deployments_pb2.DeploymentSpec) -> Deployment:
         targets=tuple(_target(t) for t in msg.targets),
         sticky_key=msg.sticky_key,
         batching=batching,
+        reference_profiles=dict(msg.reference_profiles),
     )
 
 

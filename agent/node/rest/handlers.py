@@ -16,6 +16,12 @@ from modelfleet.agent.node.errors import InvalidInput, MethodNotAllowed, NotFoun
 from modelfleet.agent.node.friendly import decode_predict, predictions
 from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
+from modelfleet.agent.node.monitor import (
+    Monitors,
+    accept_feedback,
+    feedback_from_json,
+    feedback_json,
+)
 from modelfleet.agent.node.openapi import openapi_document
 from modelfleet.agent.node.rest.protocol import Deferred, Request, Response, error_response
 from modelfleet.oip import HEADER_LENGTH, decode_json_request, dumps, encode_json_output
@@ -33,9 +39,14 @@ class RestApi:
     """Routes requests; synchronous answers return a Response, inference a coroutine."""
 
     def __init__(
-        self, service: InferenceService, registry: CollectorRegistry, is_ready: Callable[[], bool]
+        self,
+        service: InferenceService,
+        registry: CollectorRegistry,
+        is_ready: Callable[[], bool],
+        monitors: Monitors | None = None,
     ) -> None:
         self.service = service
+        self.monitors = monitors
         self.manager = service.manager
         self._registry = registry
         self._is_ready = is_ready
@@ -74,6 +85,9 @@ class RestApi:
                 if parts[4] == "openapi.json":
                     _check_method(request, "GET")
                     return self._openapi(name)
+                if parts[4] == "feedback" and self.monitors is not None:
+                    _check_method(request, "POST")
+                    return self._feedback(request, name)
             elif parts[1] == "metrics" and count == 2:
                 _check_method(request, "GET")
                 return Response(200, generate_latest(self._registry), CONTENT_TYPE_LATEST.encode())
@@ -145,6 +159,12 @@ class RestApi:
         )
         return Deferred(call.future, partial(_infer_response, call))
 
+    def _feedback(self, request: Request, name: str) -> Response:
+        assert self.monitors is not None  # routed only when monitoring is on
+        items = feedback_from_json(request.body)
+        result = accept_feedback(self.monitors, self.manager, name, items)
+        return Response(200, dumps(feedback_json(self.monitors, name, result)))
+
     def _predict(self, request: Request, name: str) -> Result:
         started = time.perf_counter()
         call = self.service.submit(
@@ -188,11 +208,10 @@ def _predict_response(call: Call) -> Response:
         outputs = call.outputs()
     except ServingError as exc:
         return error_response(exc.http_status, str(exc))
-    body = {
-        "model_name": call.mv.name,
-        "model_version": call.mv.version,
-        "predictions": predictions(outputs),
-    }
+    body: dict[str, Any] = {"model_name": call.mv.name, "model_version": call.mv.version}
+    if call.request.id:
+        body["id"] = call.request.id
+    body["predictions"] = predictions(outputs)
     return Response(200, dumps(body), headers=[(VERSION_HEADER, call.mv.version.encode())])
 
 

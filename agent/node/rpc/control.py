@@ -10,6 +10,7 @@ from typing import Any
 from modelfleet._version import __version__
 from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager
+from modelfleet.agent.node.monitor import Monitors, fill_snapshot
 from modelfleet.agent.node.rpc.convert import (
     batching_from,
     model_metrics,
@@ -52,9 +53,12 @@ class ControlServicer(pb_grpc.AgentControlServicer):
 class MetricsServicer(pb_grpc.MetricsServicer):
     """Streams MetricsSnapshot messages until the client cancels or the agent stops."""
 
-    def __init__(self, metrics: MetricsRegistry, stopping: asyncio.Event) -> None:
+    def __init__(
+        self, metrics: MetricsRegistry, stopping: asyncio.Event, monitors: Monitors | None = None
+    ) -> None:
         self._metrics = metrics
         self._stopping = stopping
+        self._monitors = monitors
 
     async def WatchMetrics(self, request: pb.WatchMetricsRequest, context: Context) -> Any:
         interval_ms = request.interval_ms or _DEFAULT_INTERVAL_MS
@@ -71,6 +75,8 @@ class MetricsServicer(pb_grpc.MetricsServicer):
                 before = previous.get((name, version), [0] * len(stats.total.counts))
                 elapsed = now - last if last is not None else 0.0
                 snapshot.models.append(model_metrics(name, version, stats, before, elapsed))
+                if self._monitors is not None:
+                    fill_snapshot(self._monitors, snapshot.models[-1])
                 previous[(name, version)] = list(stats.total.counts)
             last = now
             yield snapshot

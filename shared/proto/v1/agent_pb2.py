@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from modelfleet.proto.v1 import drift_pb2 as modelfleet_dot_proto_dot_v1_dot_drift__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelfleet/proto/v1/agent.proto\x12\rmodelfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x0e\x42\x61tchingConfig\x12\x16\n\x0emax_batch_size\x18\x01 \x01(\r\x12\x1a\n\x12max_queue_delay_us\x18\x02 \x01(\x04\"p\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12/\n\x08\x62\x61tching\x18\x04 \x01(\x0b\x32\x1d.modelfleet.v1.BatchingConfig\">\n\x11LoadModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"3\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"C\n\x13UnloadModelResponse\x12,\n\x08unloaded\x18\x01 \x03(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"\x13\n\x11ListModelsRequest\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"\xbb\x01\n\x0bModelStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tloaded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08\x62\x61tching\x18\x07 \x01(\x0b\x32\x1d.modelfleet.v1.BatchingConfig\":\n\x13WatchMetricsRequest\x12\x13\n\x0binterval_ms\x18\x01 \x01(\r\x12\x0e\n\x06models\x18\x02 \x03(\t\"G\n\tHistogram\x12\x0e\n\x06\x62ounds\x18\x01 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x02 \x03(\x04\x12\x0b\n\x03sum\x18\x03 \x01(\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"\xac\x03\n\x0cModelMetrics\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12;\n\x08requests\x18\x03 \x03(\x0b\x32).modelfleet.v1.ModelMetrics.RequestsEntry\x12\x11\n\tin_flight\x18\x04 \x01(\r\x12/\n\rlatency_total\x18\x05 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12/\n\rlatency_queue\x18\x06 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12\x31\n\x0flatency_compute\x18\x07 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12,\n\nbatch_size\x18\x08 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12\x0b\n\x03p50\x18\t \x01(\x01\x12\x0b\n\x03p95\x18\n \x01(\x01\x12\x0b\n\x03p99\x18\x0b \x01(\x01\x12\x12\n\nthroughput\x18\x0c \x01(\x01\x1a/\n\rRequestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x7f\n\x0fMetricsSnapshot\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ragent_version\x18\x02 \x01(\t\x12+\n\x06models\x18\x03 \x03(\x0b\x32\x1b.modelfleet.v1.ModelMetrics2\x8d\x02\n\x0c\x41gentControl\x12P\n\tLoadModel\x12\x1f.modelfleet.v1.LoadModelRequest\x1a .modelfleet.v1.LoadModelResponse\"\x00\x12V\n\x0bUnloadModel\x12!.modelfleet.v1.UnloadModelRequest\x1a\".modelfleet.v1.UnloadModelResponse\"\x00\x12S\n\nListModels\x12 .modelfleet.v1.ListModelsRequest\x1a!.modelfleet.v1.ListModelsResponse\"\x00\x32\x61\n\x07Metrics\x12V\n\x0cWatchMetrics\x12\".modelfleet.v1.WatchMetricsRequest\x1a\x1e.modelfleet.v1.MetricsSnapshot\"\x00\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelfleet/proto/v1/agent.proto\x12\rmodelfleet.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fmodelfleet/proto/v1/drift.proto\"D\n\x0e\x42\x61tchingConfig\x12\x16\n\x0emax_batch_size\x18\x01 \x01(\r\x12\x1a\n\x12max_queue_delay_us\x18\x02 \x01(\x04\"p\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12/\n\x08\x62\x61tching\x18\x04 \x01(\x0b\x32\x1d.modelfleet.v1.BatchingConfig\">\n\x11LoadModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"3\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"C\n\x13UnloadModelResponse\x12,\n\x08unloaded\x18\x01 \x03(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"\x13\n\x11ListModelsRequest\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.modelfleet.v1.ModelStatus\"\xbb\x01\n\x0bModelStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tloaded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08\x62\x61tching\x18\x07 \x01(\x0b\x32\x1d.modelfleet.v1.BatchingConfig\":\n\x13WatchMetricsRequest\x12\x13\n\x0binterval_ms\x18\x01 \x01(\r\x12\x0e\n\x06models\x18\x02 \x03(\t\"G\n\tHistogram\x12\x0e\n\x06\x62ounds\x18\x01 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x02 \x03(\x04\x12\x0b\n\x03sum\x18\x03 \x01(\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"\x88\x04\n\x0cModelMetrics\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12;\n\x08requests\x18\x03 \x03(\x0b\x32).modelfleet.v1.ModelMetrics.RequestsEntry\x12\x11\n\tin_flight\x18\x04 \x01(\r\x12/\n\rlatency_total\x18\x05 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12/\n\rlatency_queue\x18\x06 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12\x31\n\x0flatency_compute\x18\x07 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12,\n\nbatch_size\x18\x08 \x01(\x0b\x32\x18.modelfleet.v1.Histogram\x12\x0b\n\x03p50\x18\t \x01(\x01\x12\x0b\n\x03p95\x18\n \x01(\x01\x12\x0b\n\x03p99\x18\x0b \x01(\x01\x12\x12\n\nthroughput\x18\x0c \x01(\x01\x12)\n\x05\x64rift\x18\r \x01(\x0b\x32\x1a.modelfleet.v1.DriftStatus\x12/\n\x08\x61\x63\x63uracy\x18\x0e \x01(\x0b\x32\x1d.modelfleet.v1.AccuracyStatus\x1a/\n\rRequestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xdd\x01\n\x0b\x44riftStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x16\n\x0ewindows_closed\x18\x03 \x01(\x04\x12\x1b\n\x13rows_in_open_window\x18\x04 \x01(\x04\x12\x17\n\x0f\x62\x61tches_dropped\x18\x05 \x01(\x04\x12\x15\n\rshare_drifted\x18\x06 \x01(\x01\x12\x17\n\x0f\x64\x61taset_drifted\x18\x07 \x01(\x08\x12/\n\x0blast_window\x18\x08 \x01(\x0b\x32\x1a.modelfleet.v1.DriftReport\"\xb5\x01\n\x0e\x41\x63\x63uracyStatus\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x10\n\x08labelled\x18\x02 \x01(\x04\x12;\n\x07metrics\x18\x03 \x03(\x0b\x32*.modelfleet.v1.AccuracyStatus.MetricsEntry\x12\x16\n\x0elabelled_total\x18\x04 \x01(\x04\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x7f\n\x0fMetricsSnapshot\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ragent_version\x18\x02 \x01(\t\x12+\n\x06models\x18\x03 \x03(\x0b\x32\x1b.modelfleet.v1.ModelMetrics\"A\n\x0c\x46\x65\x65\x64\x62\x61\x63kItem\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x05label\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\"T\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\ndeployment\x18\x01 \x01(\t\x12-\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x03(\x0b\x32\x1b.modelfleet.v1.FeedbackItem\"\x80\x01\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12\x13\n\x0bunknown_ids\x18\x02 \x03(\t\x12\x15\n\rduplicate_ids\x18\x03 \x03(\t\x12.\n\x08\x61\x63\x63uracy\x18\x04 \x03(\x0b\x32\x1c.modelfleet.v1.ModelAccuracy\"Q\n\rModelAccuracy\x12\x0f\n\x07version\x18\x01 \x01(\t\x12/\n\x08\x61\x63\x63uracy\x18\x02 \x01(\x0b\x32\x1d.modelfleet.v1.AccuracyStatus2\x8d\x02\n\x0c\x41gentControl\x12P\n\tLoadModel\x12\x1f.modelfleet.v1.LoadModelRequest\x1a .modelfleet.v1.LoadModelResponse\"\x00\x12V\n\x0bUnloadModel\x12!.modelfleet.v1.UnloadModelRequest\x1a\".modelfleet.v1.UnloadModelResponse\"\x00\x12S\n\nListModels\x12 .modelfleet.v1.ListModelsRequest\x1a!.modelfleet.v1.ListModelsResponse\"\x00\x32\x61\n\x07Metrics\x12V\n\x0cWatchMetrics\x12\".modelfleet.v1.WatchMetricsRequest\x1a\x1e.modelfleet.v1.MetricsSnapshot\"\x00\x30\x01\x32]\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12Q\n\x0cSendFeedback\x12\x1e.modelfleet.v1.FeedbackRequest\x1a\x1f.modelfleet.v1.FeedbackResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,34 +36,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELMETRICS_REQUESTSENTRY']._loaded_options = None
   _globals['_MODELMETRICS_REQUESTSENTRY']._serialized_options = b'8\001'
-  _globals['_BATCHINGCONFIG']._serialized_start=83
-  _globals['_BATCHINGCONFIG']._serialized_end=151
-  _globals['_LOADMODELREQUEST']._serialized_start=153
-  _globals['_LOADMODELREQUEST']._serialized_end=265
-  _globals['_LOADMODELRESPONSE']._serialized_start=267
-  _globals['_LOADMODELRESPONSE']._serialized_end=329
-  _globals['_UNLOADMODELREQUEST']._serialized_start=331
-  _globals['_UNLOADMODELREQUEST']._serialized_end=382
-  _globals['_UNLOADMODELRESPONSE']._serialized_start=384
-  _globals['_UNLOADMODELRESPONSE']._serialized_end=451
-  _globals['_LISTMODELSREQUEST']._serialized_start=453
-  _globals['_LISTMODELSREQUEST']._serialized_end=472
-  _globals['_LISTMODELSRESPONSE']._serialized_start=474
-  _globals['_LISTMODELSRESPONSE']._serialized_end=538
-  _globals['_MODELSTATUS']._serialized_start=541
-  _globals['_MODELSTATUS']._serialized_end=728
-  _globals['_WATCHMETRICSREQUEST']._serialized_start=730
-  _globals['_WATCHMETRICSREQUEST']._serialized_end=788
-  _globals['_HISTOGRAM']._serialized_start=790
-  _globals['_HISTOGRAM']._serialized_end=861
-  _globals['_MODELMETRICS']._serialized_start=864
-  _globals['_MODELMETRICS']._serialized_end=1292
-  _globals['_MODELMETRICS_REQUESTSENTRY']._serialized_start=1245
-  _globals['_MODELMETRICS_REQUESTSENTRY']._serialized_end=1292
-  _globals['_METRICSSNAPSHOT']._serialized_start=1294
-  _globals['_METRICSSNAPSHOT']._serialized_end=1421
-  _globals['_AGENTCONTROL']._serialized_start=1424
-  _globals['_AGENTCONTROL']._serialized_end=1693
-  _globals['_METRICS']._serialized_start=1695
-  _globals['_METRICS']._serialized_end=1792
+  _globals['_ACCURACYSTATUS_METRICSENTRY']._loaded_options = None
+  _globals['_ACCURACYSTATUS_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_BATCHINGCONFIG']._serialized_start=146
+  _globals['_BATCHINGCONFIG']._serialized_end=214
+  _globals['_LOADMODELREQUEST']._serialized_start=216
+  _globals['_LOADMODELREQUEST']._serialized_end=328
+  _globals['_LOADMODELRESPONSE']._serialized_start=330
+  _globals['_LOADMODELRESPONSE']._serialized_end=392
+  _globals['_UNLOADMODELREQUEST']._serialized_start=394
+  _globals['_UNLOADMODELREQUEST']._serialized_end=445
+  _globals['_UNLOADMODELRESPONSE']._serialized_start=447
+  _globals['_UNLOADMODELRESPONSE']._serialized_end=514
+  _globals['_LISTMODELSREQUEST']._serialized_start=516
+  _globals['_LISTMODELSREQUEST']._serialized_end=535
+  _globals['_LISTMODELSRESPONSE']._serialized_start=537
+  _globals['_LISTMODELSRESPONSE']._serialized_end=601
+  _globals['_MODELSTATUS']._serialized_start=604
+  _globals['_MODELSTATUS']._serialized_end=791
+  _globals['_WATCHMETRICSREQUEST']._serialized_start=793
+  _globals['_WATCHMETRICSREQUEST']._serialized_end=851
+  _globals['_HISTOGRAM']._serialized_start=853
+  _globals['_HISTOGRAM']._serialized_end=924
+  _globals['_MODELMETRICS']._serialized_start=927
+  _globals['_MODELMETRICS']._serialized_end=1447
+  _globals['_MODELMETRICS_REQUESTSENTRY']._serialized_start=1400
+  _globals['_MODELMETRICS_REQUESTSENTRY']._serialized_end=1447
+  _globals['_DRIFTSTATUS']._serialized_start=1450
+  _globals['_DRIFTSTATUS']._serialized_end=1671
+  _globals['_ACCURACYSTATUS']._serialized_start=1674
+  _globals['_ACCURACYSTATUS']._serialized_end=1855
+  _globals['_ACCURACYSTATUS_METRICSENTRY']._serialized_start=1809
+  _globals['_ACCURACYSTATUS_METRICSENTRY']._serialized_end=1855
+  _globals['_METRICSSNAPSHOT']._serialized_start=1857
+  _globals['_METRICSSNAPSHOT']._serialized_end=1984
+  _globals['_FEEDBACKITEM']._serialized_start=1986
+  _globals['_FEEDBACKITEM']._serialized_end=2051
+  _globals['_FEEDBACKREQUEST']._serialized_start=2053
+  _globals['_FEEDBACKREQUEST']._serialized_end=2137
+  _globals['_FEEDBACKRESPONSE']._serialized_start=2140
+  _globals['_FEEDBACKRESPONSE']._serialized_end=2268
+  _globals['_MODELACCURACY']._serialized_start=2270
+  _globals['_MODELACCURACY']._serialized_end=2351
+  _globals['_AGENTCONTROL']._serialized_start=2354
+  _globals['_AGENTCONTROL']._serialized_end=2623
+  _globals['_METRICS']._serialized_start=2625
+  _globals['_METRICS']._serialized_end=2722
+  _globals['_FEEDBACK']._serialized_start=2724
+  _globals['_FEEDBACK']._serialized_end=2817
 # @@protoc_insertion_point(module_scope)

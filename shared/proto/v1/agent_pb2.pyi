@@ -6,8 +6,10 @@ Control and metrics services that a modelfleet agent serves beside inference."""
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from modelfleet.proto.v1 import drift_pb2 as _drift_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -312,6 +314,8 @@ class ModelMetrics(_message.Message):
     P95_FIELD_NUMBER: _builtins.int
     P99_FIELD_NUMBER: _builtins.int
     THROUGHPUT_FIELD_NUMBER: _builtins.int
+    DRIFT_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
     in_flight: _builtins.int
@@ -333,6 +337,10 @@ class ModelMetrics(_message.Message):
     def latency_compute(self) -> Global___Histogram: ...
     @_builtins.property
     def batch_size(self) -> Global___Histogram: ...
+    @_builtins.property
+    def drift(self) -> Global___DriftStatus: ...
+    @_builtins.property
+    def accuracy(self) -> Global___AccuracyStatus: ...
     def __init__(
         self,
         *,
@@ -348,14 +356,116 @@ class ModelMetrics(_message.Message):
         p95: _builtins.float = ...,
         p99: _builtins.float = ...,
         throughput: _builtins.float = ...,
+        drift: Global___DriftStatus | None = ...,
+        accuracy: Global___AccuracyStatus | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "latency_compute", b"latency_compute", "latency_queue", b"latency_queue", "latency_total", b"latency_total"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "batch_size", b"batch_size", "drift", b"drift", "latency_compute", b"latency_compute", "latency_queue", b"latency_queue", "latency_total", b"latency_total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "in_flight", b"in_flight", "latency_compute", b"latency_compute", "latency_queue", b"latency_queue", "latency_total", b"latency_total", "name", b"name", "p50", b"p50", "p95", b"p95", "p99", b"p99", "requests", b"requests", "throughput", b"throughput", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "batch_size", b"batch_size", "drift", b"drift", "in_flight", b"in_flight", "latency_compute", b"latency_compute", "latency_queue", b"latency_queue", "latency_total", b"latency_total", "name", b"name", "p50", b"p50", "p95", b"p95", "p99", b"p99", "requests", b"requests", "throughput", b"throughput", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelMetrics: _TypeAlias = ModelMetrics  # noqa: Y015
+
+@_typing.final
+class DriftStatus(_message.Message):
+    """Live drift of one model version: the last closed window's verdicts (no histograms)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENABLED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    WINDOWS_CLOSED_FIELD_NUMBER: _builtins.int
+    ROWS_IN_OPEN_WINDOW_FIELD_NUMBER: _builtins.int
+    BATCHES_DROPPED_FIELD_NUMBER: _builtins.int
+    SHARE_DRIFTED_FIELD_NUMBER: _builtins.int
+    DATASET_DRIFTED_FIELD_NUMBER: _builtins.int
+    LAST_WINDOW_FIELD_NUMBER: _builtins.int
+    enabled: _builtins.bool
+    """False when the version has no reference profile (or it could not be used: see reason)."""
+    reason: _builtins.str
+    windows_closed: _builtins.int
+    rows_in_open_window: _builtins.int
+    batches_dropped: _builtins.int
+    """Batches left out because the drift queue was full (serving never waits for drift)."""
+    share_drifted: _builtins.float
+    dataset_drifted: _builtins.bool
+    @_builtins.property
+    def last_window(self) -> _drift_pb2.DriftReport: ...
+    def __init__(
+        self,
+        *,
+        enabled: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        windows_closed: _builtins.int = ...,
+        rows_in_open_window: _builtins.int = ...,
+        batches_dropped: _builtins.int = ...,
+        share_drifted: _builtins.float = ...,
+        dataset_drifted: _builtins.bool = ...,
+        last_window: _drift_pb2.DriftReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_window", b"last_window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches_dropped", b"batches_dropped", "dataset_drifted", b"dataset_drifted", "enabled", b"enabled", "last_window", b"last_window", "reason", b"reason", "rows_in_open_window", b"rows_in_open_window", "share_drifted", b"share_drifted", "windows_closed", b"windows_closed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DriftStatus: _TypeAlias = DriftStatus  # noqa: Y015
+
+@_typing.final
+class AccuracyStatus(_message.Message):
+    """Rolling quality over the last labelled requests of one model version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TASK_FIELD_NUMBER: _builtins.int
+    LABELLED_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    LABELLED_TOTAL_FIELD_NUMBER: _builtins.int
+    task: _builtins.str
+    """"classification", "regression", or "" before any label arrived."""
+    labelled: _builtins.int
+    """Labelled rows in the rolling window."""
+    labelled_total: _builtins.int
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """accuracy, precision, recall, f1, auc (classification); mae, rmse (regression)."""
+
+    def __init__(
+        self,
+        *,
+        task: _builtins.str = ...,
+        labelled: _builtins.int = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        labelled_total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labelled", b"labelled", "labelled_total", b"labelled_total", "metrics", b"metrics", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccuracyStatus: _TypeAlias = AccuracyStatus  # noqa: Y015
 
 @_typing.final
 class MetricsSnapshot(_message.Message):
@@ -383,3 +493,113 @@ class MetricsSnapshot(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetricsSnapshot: _TypeAlias = MetricsSnapshot  # noqa: Y015
+
+@_typing.final
+class FeedbackItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The request id: the OIP "id" of the request, or the one the agent returned."""
+    @_builtins.property
+    def label(self) -> _struct_pb2.Value:
+        """The true label: a number or string, or a list with one per row of the request."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        label: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["label", b"label"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "label", b"label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackItem: _TypeAlias = FeedbackItem  # noqa: Y015
+
+@_typing.final
+class FeedbackRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
+    FEEDBACK_FIELD_NUMBER: _builtins.int
+    deployment: _builtins.str
+    """Deployment (model) name the requests were sent to."""
+    @_builtins.property
+    def feedback(self) -> _containers.RepeatedCompositeFieldContainer[Global___FeedbackItem]: ...
+    def __init__(
+        self,
+        *,
+        deployment: _builtins.str = ...,
+        feedback: _abc.Iterable[Global___FeedbackItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "feedback", b"feedback"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackRequest: _TypeAlias = FeedbackRequest  # noqa: Y015
+
+@_typing.final
+class FeedbackResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    UNKNOWN_IDS_FIELD_NUMBER: _builtins.int
+    DUPLICATE_IDS_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.int
+    @_builtins.property
+    def unknown_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids not (or no longer) in the agent's bounded prediction log."""
+
+    @_builtins.property
+    def duplicate_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids that already had a label; the first label is kept."""
+
+    @_builtins.property
+    def accuracy(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelAccuracy]:
+        """The rolling quality of each version that received labels, after this batch."""
+
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.int = ...,
+        unknown_ids: _abc.Iterable[_builtins.str] | None = ...,
+        duplicate_ids: _abc.Iterable[_builtins.str] | None = ...,
+        accuracy: _abc.Iterable[Global___ModelAccuracy] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "accuracy", b"accuracy", "duplicate_ids", b"duplicate_ids", "unknown_ids", b"unknown_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackResponse: _TypeAlias = FeedbackResponse  # noqa: Y015
+
+@_typing.final
+class ModelAccuracy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    @_builtins.property
+    def accuracy(self) -> Global___AccuracyStatus: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        accuracy: Global___AccuracyStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelAccuracy: _TypeAlias = ModelAccuracy  # noqa: Y015

@@ -260,3 +260,78 @@ class Metrics:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class FeedbackStub:
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SendFeedback = channel.unary_unary(
+                '/modelfleet.v1.Feedback/SendFeedback',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackResponse.FromString,
+                _registered_method=True)
+
+
+class FeedbackServicer:
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine).
+    """
+
+    def SendFeedback(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_FeedbackServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SendFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendFeedback,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'modelfleet.v1.Feedback', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('modelfleet.v1.Feedback', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Feedback:
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine).
+    """
+
+    @staticmethod
+    def SendFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Feedback/SendFeedback',
+            modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_agent__pb2.FeedbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -102,3 +102,31 @@ class MetricsServicer(metaclass=_abc_1.ABCMeta):
         """Sends a snapshot now and then one every `interval_ms` until cancelled."""
 
 def add_MetricsServicer_to_server(servicer: MetricsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class FeedbackStub:
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> FeedbackAsyncStub: ...
+    SendFeedback: _grpc.UnaryUnaryMultiCallable[_agent_pb2.FeedbackRequest, _agent_pb2.FeedbackResponse]
+
+@_typing.type_check_only
+class FeedbackAsyncStub(FeedbackStub):
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    SendFeedback: _aio.UnaryUnaryMultiCallable[_agent_pb2.FeedbackRequest, _agent_pb2.FeedbackResponse]  # type: ignore[assignment]
+
+class FeedbackServicer(metaclass=_abc_1.ABCMeta):
+    """Ground truth for logged predictions, joined by request id (late and out of order is fine)."""
+
+    @_abc_1.abstractmethod
+    def SendFeedback(
+        self,
+        request: _agent_pb2.FeedbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.FeedbackResponse, _abc.Awaitable[_agent_pb2.FeedbackResponse]]: ...
+
+def add_FeedbackServicer_to_server(servicer: FeedbackServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

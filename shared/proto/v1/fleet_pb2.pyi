@@ -14,6 +14,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from modelfleet.proto.v1 import deployments_pb2 as _deployments_pb2
+from modelfleet.proto.v1 import drift_pb2 as _drift_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -531,6 +532,7 @@ class OutboxEvent(_message.Message):
     TIME_FIELD_NUMBER: _builtins.int
     AUDIT_FIELD_NUMBER: _builtins.int
     ROLLUP_FIELD_NUMBER: _builtins.int
+    DRIFT_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
@@ -538,6 +540,10 @@ class OutboxEvent(_message.Message):
     def audit(self) -> Global___AgentAuditEvent: ...
     @_builtins.property
     def rollup(self) -> Global___MetricRollup: ...
+    @_builtins.property
+    def drift(self) -> _drift_pb2.DriftReport:
+        """A closed drift window with per-feature detail and histograms."""
+
     def __init__(
         self,
         *,
@@ -545,12 +551,13 @@ class OutboxEvent(_message.Message):
         time: _timestamp_pb2.Timestamp | None = ...,
         audit: Global___AgentAuditEvent | None = ...,
         rollup: Global___MetricRollup | None = ...,
+        drift: _drift_pb2.DriftReport | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "body", b"body", "rollup", b"rollup", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "body", b"body", "drift", b"drift", "rollup", b"rollup", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "body", b"body", "rollup", b"rollup", "seq", b"seq", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "body", b"body", "drift", b"drift", "rollup", b"rollup", "seq", b"seq", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["audit", "rollup"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["audit", "rollup", "drift"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from modelfleet.proto.v1 import drift_pb2 as modelfleet_dot_proto_dot_v1_dot_drift__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$modelfleet/proto/v1/monitoring.proto\x12\rmodelfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x13QueryMetricsRequest\x12\x12\n\ndeployment\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstep_seconds\x18\x05 \x01(\r\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\"\x95\x02\n\x0cMetricsPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x02 \x01(\x04\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x04\x12\x13\n\x0blatency_p50\x18\x05 \x01(\x01\x12\x13\n\x0blatency_p95\x18\x06 \x01(\x01\x12\x13\n\x0blatency_p99\x18\x07 \x01(\x01\x12\x35\n\x05\x65xtra\x18\x08 \x03(\x0b\x32&.modelfleet.v1.MetricsPoint.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"C\n\x14QueryMetricsResponse\x12+\n\x06points\x18\x01 \x03(\x0b\x32\x1b.modelfleet.v1.MetricsPoint2g\n\nMonitoring\x12Y\n\x0cQueryMetrics\x12\".modelfleet.v1.QueryMetricsRequest\x1a#.modelfleet.v1.QueryMetricsResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$modelfleet/proto/v1/monitoring.proto\x12\rmodelfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fmodelfleet/proto/v1/drift.proto\"\xc1\x01\n\x13QueryMetricsRequest\x12\x12\n\ndeployment\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstep_seconds\x18\x05 \x01(\r\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\"\x95\x02\n\x0cMetricsPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x02 \x01(\x04\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x04\x12\x13\n\x0blatency_p50\x18\x05 \x01(\x01\x12\x13\n\x0blatency_p95\x18\x06 \x01(\x01\x12\x13\n\x0blatency_p99\x18\x07 \x01(\x01\x12\x35\n\x05\x65xtra\x18\x08 \x03(\x0b\x32&.modelfleet.v1.MetricsPoint.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"C\n\x14QueryMetricsResponse\x12+\n\x06points\x18\x01 \x03(\x0b\x32\x1b.modelfleet.v1.MetricsPoint\"\xce\x01\n\x11QueryDriftRequest\x12\x12\n\ndeployment\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x05 \x01(\x04\x12\r\n\x05limit\x18\x06 \x01(\r\x12\x14\n\x0c\x64rifted_only\x18\x07 \x01(\x08\"`\n\x0b\x44riftWindow\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12*\n\x06report\x18\x03 \x01(\x0b\x32\x1a.modelfleet.v1.DriftReport\"A\n\x12QueryDriftResponse\x12+\n\x07windows\x18\x01 \x03(\x0b\x32\x1a.modelfleet.v1.DriftWindow2\xbc\x01\n\nMonitoring\x12Y\n\x0cQueryMetrics\x12\".modelfleet.v1.QueryMetricsRequest\x1a#.modelfleet.v1.QueryMetricsResponse\"\x00\x12S\n\nQueryDrift\x12 .modelfleet.v1.QueryDriftRequest\x1a!.modelfleet.v1.QueryDriftResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +35,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_METRICSPOINT_EXTRAENTRY']._loaded_options = None
   _globals['_METRICSPOINT_EXTRAENTRY']._serialized_options = b'8\001'
-  _globals['_QUERYMETRICSREQUEST']._serialized_start=89
-  _globals['_QUERYMETRICSREQUEST']._serialized_end=282
-  _globals['_METRICSPOINT']._serialized_start=285
-  _globals['_METRICSPOINT']._serialized_end=562
-  _globals['_METRICSPOINT_EXTRAENTRY']._serialized_start=518
-  _globals['_METRICSPOINT_EXTRAENTRY']._serialized_end=562
-  _globals['_QUERYMETRICSRESPONSE']._serialized_start=564
-  _globals['_QUERYMETRICSRESPONSE']._serialized_end=631
-  _globals['_MONITORING']._serialized_start=633
-  _globals['_MONITORING']._serialized_end=736
+  _globals['_QUERYMETRICSREQUEST']._serialized_start=122
+  _globals['_QUERYMETRICSREQUEST']._serialized_end=315
+  _globals['_METRICSPOINT']._serialized_start=318
+  _globals['_METRICSPOINT']._serialized_end=595
+  _globals['_METRICSPOINT_EXTRAENTRY']._serialized_start=551
+  _globals['_METRICSPOINT_EXTRAENTRY']._serialized_end=595
+  _globals['_QUERYMETRICSRESPONSE']._serialized_start=597
+  _globals['_QUERYMETRICSRESPONSE']._serialized_end=664
+  _globals['_QUERYDRIFTREQUEST']._serialized_start=667
+  _globals['_QUERYDRIFTREQUEST']._serialized_end=873
+  _globals['_DRIFTWINDOW']._serialized_start=875
+  _globals['_DRIFTWINDOW']._serialized_end=971
+  _globals['_QUERYDRIFTRESPONSE']._serialized_start=973
+  _globals['_QUERYDRIFTRESPONSE']._serialized_end=1038
+  _globals['_MONITORING']._serialized_start=1041
+  _globals['_MONITORING']._serialized_end=1229
 # @@protoc_insertion_point(module_scope)

@@ -39,6 +39,11 @@ class MonitoringStub:
                 request_serializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsRequest.SerializeToString,
                 response_deserializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsResponse.FromString,
                 _registered_method=True)
+        self.QueryDrift = channel.unary_unary(
+                '/modelfleet.v1.Monitoring/QueryDrift',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftResponse.FromString,
+                _registered_method=True)
 
 
 class MonitoringServicer:
@@ -50,6 +55,13 @@ class MonitoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryDrift(self, request, context):
+        """Closed drift windows (newest first) with per-feature detail and histograms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MonitoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +69,11 @@ def add_MonitoringServicer_to_server(servicer, server):
                     servicer.QueryMetrics,
                     request_deserializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsRequest.FromString,
                     response_serializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsResponse.SerializeToString,
+            ),
+            'QueryDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryDrift,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +103,33 @@ class Monitoring:
             '/modelfleet.v1.Monitoring/QueryMetrics',
             modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsRequest.SerializeToString,
             modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Monitoring/QueryDrift',
+            modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_monitoring__pb2.QueryDriftResponse.FromString,
             options,
             channel_credentials,
             insecure,
