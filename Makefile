@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install protos protos-check lint typecheck pytest bench clean
+.PHONY: run test install protos protos-check lint typecheck pytest audit-deps bench clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m modelfleet.agent.quickstart
 
-test: $(STAMP) protos-check lint typecheck pytest
+test: $(STAMP) protos-check lint typecheck audit-deps pytest
 
 protos: $(STAMP)
 	$(PY) tools/gen_protos.py
@@ -39,6 +39,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# pip-audit over the installed environment (PyPI vulnerability service); fails on findings
+# not allow-listed in tools/audit-allowlist.toml and when the service cannot be reached.
+audit-deps: $(STAMP)
+	$(PY) tools/audit_deps.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/serving.py

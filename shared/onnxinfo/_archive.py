@@ -22,6 +22,7 @@ from modelfleet.onnxinfo._errors import UnsafeArchive
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _COPY_CHUNK = 1 << 20
 _SAFE_NAME = "a relative path without '..', backslashes or NUL"
+_MAX_NAME_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ def member_path(name: str) -> PurePosixPath | None:
             f"archive member {name!r} has an absolute path", field=field, expected=_SAFE_NAME
         )
     parts = [p for p in name.split("/") if p not in ("", ".")]
+    # Portable bounds (NAME_MAX, and well under PATH_MAX with the destination in front):
+    # longer names would fail at open() after earlier members were already written.
+    if len(name.encode()) > _MAX_NAME_BYTES or any(len(p.encode()) > 255 for p in parts):
+        raise UnsafeArchive(
+            f"archive member name of {len(name)} characters is too long",
+            field=f"member {name[:64]!r}",
+            expected=f"at most {_MAX_NAME_BYTES} bytes, 255 per path component",
+        )
     if ".." in parts:
         raise UnsafeArchive(
             f"archive member {name!r} climbs out with '..'", field=field, expected=_SAFE_NAME

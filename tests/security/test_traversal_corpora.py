@@ -1,0 +1,210 @@
+"""Every path-taking input against the traversal corpus (traversal.py): refused with an error
+naming the field, or kept inside its folder -- never a file outside it, never a crash.
+
+Inputs covered: archive member names (safe_extract, tar and zip), ONNX external-data
+locations (inspect_model), model names and versions of the agent's model repository
+(ModelManager.load/resolve, behind AgentControl.LoadModel and the REST routes), run
+artifact paths (Tracking.LogArtifact) and registered model names (the default destination
+of `modelfleet models download` is NAME-VERSION.onnx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import tarfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from modelfleet.agent.node.errors import InvalidInput, NotFound, ServingError
+from modelfleet.agent.node.metrics import MetricsRegistry
+from modelfleet.agent.node.models import ModelManager, State
+from modelfleet.agent.node.repository import Batching
+from modelfleet.onnxinfo import ModelRefused, UnsafeArchive, inspect_model, safe_extract
+from modelfleet.proto.v1 import registry_pb2, registry_pb2_grpc
+from modelfleet.proto.v1 import tracking_pb2 as pb
+from tests.modelzoo import identity_model
+from tests.security.traversal import TRAVERSAL, climbs
+
+# tracking's fixture (hub on SQLite and PostgreSQL) is shared with the tracking tests.
+from tests.tracking.conftest import (
+    Tracking,
+    new_run,
+    tracking,  # noqa: F401
+)
+
+# Open findings, reported to their owners and listed in docs/security.md; these inputs are
+# left out below until the refusal is built, everything else in the corpus is checked.
+#: ModelManager.load: an over-long name escapes as OSError (ENAMETOOLONG), not InvalidInput
+OPEN_MODEL_NAMES = {name for name in TRAVERSAL if len(name) > 255}
+#: on PostgreSQL the audit record of a request whose name holds NUL cannot be stored and
+#: the call fails with UNKNOWN instead of INVALID_ARGUMENT
+OPEN_NUL_NAMES = {name for name in TRAVERSAL if "\x00" in name}
+
+
+def _files(root: Path) -> set[str]:
+    return {os.path.relpath(os.path.join(d, n), root) for d, _, fs in os.walk(root) for n in fs}
+
+
+# -- archive members ---------------------------------------------------------------------
+
+
+def _tar(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo(name)
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"owned"))
+    return buffer.getvalue()
+
+
+def _zip(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(name), b"owned")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_archive_member_names(kind: str, tmp_path: Path) -> None:
+    sandbox = tmp_path / "a" / "b"
+    sandbox.mkdir(parents=True)
+    for index, name in enumerate(TRAVERSAL):
+        archive = sandbox / f"in-{index}"
+        try:
+            archive.write_bytes(_tar(name) if kind == "tar" else _zip(name))
+        except (ValueError, UnicodeError):
+            continue  # the archive library cannot even write this name
+        dest = sandbox / f"out-{index}"
+        before = _files(tmp_path)
+        try:
+            extracted = safe_extract(archive, dest)
+        except UnsafeArchive as exc:
+            assert exc.field in (f"member {name!r}", "archive") or "member" in exc.field
+            assert not dest.exists()
+            extracted = []
+        new = _files(tmp_path) - before
+        outside = {p for p in new if not p.startswith(f"a/b/out-{index}/")}
+        assert not outside, (name, outside)
+        if climbs(_read_back(archive, kind)):
+            assert not extracted, f"{name!r} was extracted as {extracted}"
+
+
+def _read_back(archive: Path, kind: str) -> str:
+    """The member name as the archive library reads it (both cut names at NUL)."""
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as zipped:
+            return zipped.namelist()[0]
+    with tarfile.open(archive) as tarred:
+        return tarred.getnames()[0]
+
+
+# -- ONNX external data ------------------------------------------------------------------
+
+
+def _external_model(location: str) -> bytes:
+    weight = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "w")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value=location)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        initializer=[weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_external_data_locations(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "model"
+    folder.mkdir(parents=True)
+    # Every target a traversal could reach exists, so only the confinement can refuse it.
+    for place in (tmp_path / "escape", tmp_path / "a" / "escape", folder / "escape"):
+        place.write_bytes(b"\0" * 16)
+    for name in TRAVERSAL:
+        for base in (folder, None):
+            try:
+                signature = inspect_model(_external_model(name), folder=base)
+            except ModelRefused as exc:
+                assert "external_data" in exc.field, (name, exc.field)
+                continue
+            assert base is not None and not climbs(name) and "\x00" not in name, name
+            for location in signature.external_data:
+                assert (folder / location).resolve().is_relative_to(folder.resolve()), name
+
+
+# -- the agent's model repository --------------------------------------------------------
+
+
+def test_model_names_and_versions_stay_in_the_repository(tmp_path: Path) -> None:
+    models, outside = tmp_path / "r" / "models", tmp_path / "r"
+    for folder in (models / "echo" / "1", outside / "escape" / "1", tmp_path / "escape" / "1"):
+        folder.mkdir(parents=True)
+        onnx.save(identity_model("FP32"), folder / "model.onnx")
+
+    async def probe() -> list[str]:
+        pool = ThreadPoolExecutor(max_workers=1)
+        manager = ModelManager(models, pool, 1, Batching(max_batch_size=0), MetricsRegistry())
+        loaded = []
+        try:
+            for name in sorted(set(TRAVERSAL) - OPEN_MODEL_NAMES):
+                for model, version in ((name, "1"), (name, ""), ("echo", name)):
+                    try:
+                        mv = await manager.load(model, version, None, None)
+                    except (InvalidInput, NotFound):
+                        continue
+                    if mv.state == State.READY:
+                        loaded.append(f"{model!r}@{version!r}")
+                # Unknown, or known only as a failed load: either way nothing is served.
+                with pytest.raises(ServingError):
+                    manager.resolve(name, None)
+        finally:
+            pool.shutdown()
+        return loaded
+
+    assert asyncio.run(probe()) == []
+
+
+# -- hub: run artifact paths and registered model names -----------------------------------
+
+
+def _code(call: object) -> tuple[grpc.StatusCode, str]:
+    try:
+        call()  # type: ignore[operator]
+    except grpc.RpcError as exc:
+        return exc.code(), exc.details() or ""  # type: ignore[attr-defined]
+    return grpc.StatusCode.OK, ""
+
+
+def test_run_artifact_paths_that_climb_are_refused(tracking: Tracking) -> None:  # noqa: F811
+    run = new_run(tracking)
+    for name in TRAVERSAL:
+        request = pb.LogArtifactRequest(run_id=run, path=name, sha256="a" * 64)
+        code, details = _code(lambda r=request: tracking.stub.LogArtifact(r, metadata=tracking.dev))
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            assert "path" in details, (name, details)
+            continue
+        # The path passed validation; the (never uploaded) artifact is what is missing.
+        assert code == grpc.StatusCode.NOT_FOUND and "sha256" in details, (name, code, details)
+        assert not name.startswith(("/", "\\")) and ".." not in name.split("/"), name
+        assert "\\" not in name and len(name) <= 1024, name
+
+
+def test_model_names_that_climb_cannot_be_registered(tracking: Tracking) -> None:  # noqa: F811
+    registry = registry_pb2_grpc.RegistryStub(tracking.hub.channel)
+    for name in sorted(set(TRAVERSAL) - OPEN_NUL_NAMES):
+        request = registry_pb2.CreateModelRequest(name=name)
+        code, details = _code(lambda r=request: registry.CreateModel(r, metadata=tracking.dev))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "name" in details, (name, code)
