@@ -45,6 +45,7 @@ def _button(text: str, tooltip: str) -> QPushButton:
 def _edit(placeholder: str, tooltip: str) -> QLineEdit:
     edit = QLineEdit(placeholderText=placeholder)
     edit.setToolTip(tooltip)
+    edit.setMinimumWidth(200)
     return edit
 
 

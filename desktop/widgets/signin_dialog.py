@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from modelfleet.client import FileStore
 from modelfleet.desktop.services.hub_session import HubCertificate
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.widgets.theme import MARGIN, SPACING, current_theme, styled_label
@@ -35,6 +36,7 @@ class TrustDialog(QDialog):
         super().__init__(parent)
         self.certificate = certificate
         self.setWindowTitle("Trust this hub?")
+        self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
         layout.setSpacing(SPACING)
@@ -124,9 +126,14 @@ class SignInDialog(QDialog):
         self.error_label.setWordWrap(True)
         self.error_label.hide()
         layout.addWidget(self.error_label)
-        store = styled_label(
-            f"Your sign-in is kept in {session.service.store.description}.", "Muted"
+        kept = session.service.store
+        where = (
+            "a private file (mode 0600) in the modelfleet data folder: no keyring is available"
+            if isinstance(kept, FileStore)
+            else kept.description
         )
+        store = styled_label(f"Your sign-in (never the password) is kept in {where}.", "Muted")
+        store.setToolTip(kept.description)
         store.setWordWrap(True)
         layout.addWidget(store)
         buttons = QDialogButtonBox()
