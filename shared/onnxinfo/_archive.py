@@ -60,7 +60,7 @@ def member_path(name: str) -> PurePosixPath | None:
     parts = [p for p in name.split("/") if p not in ("", ".")]
     # Portable bounds (NAME_MAX, and well under PATH_MAX with the destination in front):
     # longer names would fail at open() after earlier members were already written.
-    if len(name.encode()) > _MAX_NAME_BYTES or any(len(p.encode()) > 255 for p in parts):
+    if len(os.fsencode(name)) > _MAX_NAME_BYTES or any(len(os.fsencode(p)) > 255 for p in parts):
         raise UnsafeArchive(
             f"archive member name of {len(name)} characters is too long",
             field=f"member {name[:64]!r}",

@@ -237,6 +237,14 @@ def inspect_model(
             field="graph",
             expected="a model that passes onnx.checker",
         ) from None
+    except ValueError as exc:
+        # The checker re-parses the bytes in C++, which refuses some messages protobuf's
+        # Python parser accepted.
+        raise ModelRefused(
+            f"the ONNX checker cannot parse the model ({exc})",
+            field="file",
+            expected="an ONNX ModelProto (protobuf)",
+        ) from None
     initializers = {t.name for t in model.graph.initializer}
     metadata = _props(model.graph.metadata_props)
     metadata.update(_props(model.metadata_props))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -121,3 +123,27 @@ def test_zip_with_negative_member_offset_is_refused(tmp_path: Path) -> None:
     (offset,) = struct.unpack_from("<I", data, end + 16)
     struct.pack_into("<I", data, end + 16, offset + 1000)
     assert "cannot be read" in str(_extract_refused(tmp_path, bytes(data)))
+
+
+def test_model_the_checker_cannot_reparse_is_refused() -> None:
+    # Was: ValueError ("Unable to parse proto") out of onnx.checker.check_model, which
+    # re-parses in C++ bytes that protobuf's Python parser accepted. Found by the fuzzer
+    # from the scikit-learn seed.
+    data = (Path(__file__).parent / "data" / "checker_cannot_reparse.onnx").read_bytes()
+    with pytest.raises(ModelRefused) as refused:
+        inspect_model(data)
+    assert refused.value.field in ("file", "graph")
+
+
+def test_tar_member_name_that_is_not_utf8(tmp_path: Path) -> None:
+    # Was: UnicodeEncodeError while measuring the name (tarfile decodes such names with
+    # surrogate escapes). On POSIX the bytes are a valid file name and are kept as they are.
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo(os.fsdecode(b"\x84\xda"))
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"ok"))
+    source = tmp_path / "in.tar"
+    source.write_bytes(buffer.getvalue())
+    assert safe_extract(source, tmp_path / "out") == [os.fsdecode(b"\x84\xda")]
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [b"\x84\xda"]
