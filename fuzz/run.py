@@ -2,8 +2,9 @@
 
 Usage: python fuzz/run.py --seconds N [--only NAME] [--work DIR]
 
-Seeds come from make_seeds.py (written to fuzz/seeds when missing); the growing corpus,
-logs and crash inputs live under --work (default fuzz/work). Exit status 1 if any harness
+Seeds come from make_seeds.py (written to fuzz/seeds when missing), token dictionaries from
+fuzz/dicts/NAME.dict; the growing corpus, logs and crash inputs live under --work (default
+fuzz/work). Exit status 1 if any harness
 crashed or did not run.
 """
 
@@ -50,6 +51,9 @@ def run_one(name: str, seconds: int, seeds: Path, work: Path) -> dict[str, objec
         f"-rss_limit_mb={_RSS_LIMIT_MB}", f"-max_len={HARNESSES[name]}",
         f"-artifact_prefix={findings}/", "-print_final_stats=1",
     ]  # fmt: skip
+    dictionary = HERE / "dicts" / f"{name}.dict"
+    if dictionary.is_file():
+        command.append(f"-dict={dictionary}")
     started = time.monotonic()
     with log_path.open("wb") as log:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
