@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import math
 import os
 import re
 import threading
@@ -20,6 +19,7 @@ from modelfleet.proto.v1 import tracking_pb2
 from modelfleet.sdk._connect import current_client
 from modelfleet.sdk._sender import MetricSender, SenderPolicy, send_with_retry
 
+_now_ns = time.time_ns
 _KEY = re.compile(r"[A-Za-z0-9_\-./ ]{1,250}")
 _active: list[ActiveRun] = []
 _active_lock = threading.Lock()
@@ -37,10 +37,11 @@ class ActiveRun:
         self._policy = policy
         self._flush_timeout = flush_timeout
         self._workspace = client.workspace
-        self._sender = MetricSender(run.id, self._send, policy)
+        self._keys: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._steps: list[int] = []
+        self._sender = MetricSender(run.id, self._keys, self._send, policy)
         self._add = self._sender.add
-        self._steps: dict[str, int] = {}
-        self._keys: set[str] = set()
         self._ended = False
 
     def _send(self, request: tracking_pb2.LogBatchRequest) -> tracking_pb2.LogBatchResponse:
@@ -50,16 +51,23 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Buffer one point; `step` defaults to the number of points logged for `key`."""
-        if key not in self._keys:
-            _check_key(key)
-            self._keys.add(key)
+        code = self._codes.get(key)
+        if code is None:
+            code = self._new_key(key)
         value = float(value)
-        if not math.isfinite(value):
+        if value - value != 0.0:  # NaN or infinite, in one comparison
             raise ValueError(f"log_metric({key!r}): value must be finite, got {value}")
         if step is None:
-            step = self._steps.get(key, 0)
-            self._steps[key] = step + 1
-        self._add((key, value, step, time.time_ns() // 1_000_000))
+            step = self._steps[code]
+            self._steps[code] = step + 1
+        self._add(code, value, step, _now_ns() // 1_000_000)
+
+    def _new_key(self, key: str) -> int:
+        _check_key(key)
+        self._keys.append(key)
+        self._steps.append(0)
+        self._codes[key] = len(self._keys) - 1
+        return self._codes[key]
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         for key, value in metrics.items():
@@ -100,7 +108,7 @@ class ActiveRun:
     def flush(self) -> None:
         """Wait until everything logged so far is stored (raises DeliveryError if it cannot)."""
         self._sender.close(self._flush_timeout)
-        self._sender = MetricSender(self.id, self._send, self._policy)
+        self._sender = MetricSender(self.id, self._keys, self._send, self._policy)
         self._add = self._sender.add
 
     def end(self, status: RunStatus = RunStatus.FINISHED) -> Run:

@@ -1,14 +1,16 @@
 """The metric buffer and its background sender: the training loop appends, a thread ships.
 
-`MetricSender.add` is the hot path: one lock, one list append. The sender thread takes
-what is buffered, turns it into one columnar LogBatch (numpy, no per-point messages) with
-an idempotency key, and retries it with jittered back-off while the hub is unavailable or
-slow, reusing the key so a batch the hub stored before the connection dropped is not
-stored twice. Refusals (bad input, no permission) are not retried.
+`MetricSender.add` is the hot path: one lock and four appends to typed arrays (C, no
+Python objects kept per point). The sender thread swaps the arrays out and sends their
+bytes as one columnar LogBatch with an idempotency key, so turning points into a message
+costs no per-point Python work either. It retries with jittered back-off while the hub is
+unavailable or slow, reusing the key, so a batch the hub stored before the connection
+dropped is not stored twice. Refusals (bad input, no permission) are not retried.
 
-When the buffer is full, `add` blocks until the sender has taken points out: nothing is
-dropped while delivery can still succeed. Once delivery has failed for good, further
-points are counted as lost instead of blocking the training loop, and `close` raises.
+When the buffer holds `max_buffered` points, `add` blocks until the sender has taken
+points out: nothing is dropped while delivery can still succeed. Once delivery has failed
+for good, further points are counted as lost instead of blocking the training loop, and
+`close` raises DeliveryError.
 """
 
 from __future__ import annotations
@@ -18,17 +20,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from modelfleet.client import DeadlineExceeded, ModelfleetError, Unavailable
 from modelfleet.proto.v1 import tracking_pb2
 
 log = logging.getLogger(__name__)
-
-Point = tuple[str, float, int, int]
 
 
 class DeliveryError(ModelfleetError):
@@ -41,7 +40,7 @@ class DeliveryError(ModelfleetError):
 
 @dataclass(frozen=True, slots=True)
 class SenderPolicy:
-    # Points held in memory at most; `log_metric` waits for room beyond it.
+    # Points buffered at most (plus the batch in flight); `log_metric` waits beyond it.
     max_buffered: int = 1_000_000
     # Points per LogBatch.
     batch_size: int = 50_000
@@ -80,28 +79,48 @@ def send_with_retry(send: Send, request: tracking_pb2.LogBatchRequest, policy: S
             time.sleep(delay)
 
 
-def columns(points: list[Point]) -> tracking_pb2.MetricColumns:
-    """Points as the columnar message (keys interned per batch)."""
-    keys, values, steps, stamps = zip(*points, strict=True)
-    index: dict[str, int] = {}
-    codes = [index.setdefault(k, len(index)) for k in keys]
-    return tracking_pb2.MetricColumns(
-        keys=list(index),
-        key_index=np.array(codes, dtype="<u4").tobytes(),
-        values=np.array(values, dtype="<f8").tobytes(),
-        steps=np.array(steps, dtype="<i8").tobytes(),
-        timestamps_ms=np.array(stamps, dtype="<i8").tobytes(),
-    )
+@dataclass(slots=True)
+class Columns:
+    """Buffered points as typed arrays; `codes` index the sender's key list."""
+
+    codes: array[int]
+    values: array[float]
+    steps: array[int]
+    stamps: array[int]
+
+    @classmethod
+    def empty(cls) -> Columns:
+        return cls(array("I"), array("d"), array("q"), array("q"))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def split(self, at: int) -> tuple[Columns, Columns]:
+        def part(sl: slice) -> Columns:
+            return Columns(self.codes[sl], self.values[sl], self.steps[sl], self.stamps[sl])
+
+        return part(slice(None, at)), part(slice(at, None))
+
+    def message(self, keys: Sequence[str]) -> tracking_pb2.MetricColumns:
+        # array's native byte order is little-endian on every platform this ships for.
+        return tracking_pb2.MetricColumns(
+            keys=list(keys),
+            key_index=self.codes.tobytes(),
+            values=self.values.tobytes(),
+            steps=self.steps.tobytes(),
+            timestamps_ms=self.stamps.tobytes(),
+        )
 
 
 class MetricSender:
-    """One run's buffer and sender thread."""
+    """One run's buffer and sender thread. `keys` grows as the run meets new metric keys."""
 
-    def __init__(self, run_id: str, send: Send, policy: SenderPolicy) -> None:
+    def __init__(self, run_id: str, keys: list[str], send: Send, policy: SenderPolicy) -> None:
         self._run_id = run_id
+        self._keys = keys
         self._send = send
         self._policy = policy
-        self._buffer: list[Point] = []
+        self._buffer = Columns.empty()
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._wake = threading.Event()
@@ -114,18 +133,21 @@ class MetricSender:
         self._thread = threading.Thread(target=self._run, name=f"modelfleet-{run_id}", daemon=True)
         self._thread.start()
 
-    def add(self, point: Point) -> None:
+    def add(self, code: int, value: float, step: int, stamp: int) -> None:
         with self._lock:
             buffer = self._buffer
-            if len(buffer) >= self._policy.max_buffered:
+            n = len(buffer.values)
+            if n >= self._policy.max_buffered:
                 self._wait_for_room()
                 buffer = self._buffer
             if self.error is not None:
                 self.lost += 1
                 return
-            buffer.append(point)
-            full = len(buffer) >= self._policy.batch_size
-        if full:
+            buffer.codes.append(code)
+            buffer.values.append(value)
+            buffer.steps.append(step)
+            buffer.stamps.append(stamp)
+        if n + 1 == self._policy.batch_size:
             self._wake.set()
 
     def _wait_for_room(self) -> None:
@@ -133,10 +155,13 @@ class MetricSender:
         while len(self._buffer) >= self._policy.max_buffered and self.error is None:
             self._room.wait(0.5)
 
-    def _take(self) -> list[Point]:
+    def _take(self) -> Columns:
+        """At most one batch from the front of the buffer."""
         with self._lock:
-            taken = self._buffer[: self._policy.batch_size]
-            del self._buffer[: len(taken)]
+            if len(self._buffer) <= self._policy.batch_size:
+                taken, self._buffer = self._buffer, Columns.empty()
+            else:
+                taken, self._buffer = self._buffer.split(self._policy.batch_size)
             self._room.notify_all()
         return taken
 
@@ -144,18 +169,18 @@ class MetricSender:
         while True:
             self._wake.wait(self._policy.flush_interval)
             self._wake.clear()
-            while batch := self._take():
+            while len(batch := self._take()):
                 if not self._ship(batch):
                     return
             if self._closing:
                 return
 
-    def _ship(self, batch: list[Point]) -> bool:
+    def _ship(self, batch: Columns) -> bool:
         self._sequence += 1
         request = tracking_pb2.LogBatchRequest(
             run_id=self._run_id,
             idempotency_key=f"{self._prefix}-{self._sequence}",
-            columns=columns(batch),
+            columns=batch.message(self._keys),
         )
         try:
             self.delivered += send_with_retry(self._send, request, self._policy)
@@ -164,7 +189,7 @@ class MetricSender:
             with self._lock:
                 self.error = exc
                 self.lost += len(batch) + len(self._buffer)
-                self._buffer.clear()
+                self._buffer = Columns.empty()
                 self._room.notify_all()
             log.warning("[Tracking.LogBatch] run=%s delivery failed: %s", self._run_id, exc)
             return False

@@ -106,9 +106,15 @@ def read_points(request: tracking_pb2.LogBatchRequest) -> Points:
         )
     stamps = np.concatenate([p.timestamps for p in parts])
     stamps[stamps == 0] = int(time.time() * 1000)
+    # Only keys with points in this batch (a client may list every key it knows).
+    merged = np.concatenate(codes) if n else np.zeros(0, dtype=np.int64)
+    names = list(index)
+    used = np.flatnonzero(np.bincount(merged, minlength=len(names)))
+    remap = np.zeros(len(names), dtype=np.int64)
+    remap[used] = np.arange(len(used))
     return Points(
-        list(index),
-        np.concatenate(codes),
+        [names[i] for i in used],
+        remap[merged] if n else merged,
         values,
         np.concatenate([p.steps for p in parts]),
         stamps,
