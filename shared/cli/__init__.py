@@ -24,6 +24,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "modelfleet.cli.api_keys",
     "modelfleet.cli.audit",
     "modelfleet.cli.models",
+    "modelfleet.cli.alerts",
     "modelfleet.cli.tracking",
     "modelfleet.cli.fleet",
     "modelfleet.cli.deployments",

@@ -1,5 +1,13 @@
 """The Python client of the hub, shared by the SDK, the CLI and the desktop."""
 
+from modelfleet.client._alerts import (
+    Alert,
+    AlertRule,
+    Channel,
+    ChannelTest,
+    Delivery,
+    EmailSettings,
+)
 from modelfleet.client._credentials import (
     CredentialStore,
     FileStore,
@@ -65,6 +73,8 @@ from modelfleet.client._types import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertRule",
     "AlreadyExists",
     "ApiKey",
     "ArtifactInfo",
@@ -72,6 +82,8 @@ __all__ = [
     "AuditFilter",
     "AuditVerification",
     "AuthenticationError",
+    "Channel",
+    "ChannelTest",
     "ClientSettings",
     "Comment",
     "ConfigurationError",
@@ -79,6 +91,8 @@ __all__ = [
     "CreatedUser",
     "CredentialStore",
     "DeadlineExceeded",
+    "Delivery",
+    "EmailSettings",
     "Experiment",
     "FailedPrecondition",
     "FileStore",

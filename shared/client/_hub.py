@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 
 from modelfleet.client import _convert as cv
+from modelfleet.client._alerts_calls import AlertsCalls
 from modelfleet.client._calls import Caller, Scope, open_channel
 from modelfleet.client._credentials import StoredTokens
 from modelfleet.client._errors import ConfigurationError
@@ -42,7 +43,7 @@ from modelfleet.proto.v1 import (
 )
 
 
-class HubClient(RegistryCalls, TrackingCalls, FleetCalls):
+class HubClient(RegistryCalls, TrackingCalls, FleetCalls, AlertsCalls):
     """A connection to one hub with one identity (signed-in user or API key).
 
     Registry and artifact calls come from `RegistryCalls` (see `_registry_calls.py`).

@@ -24,6 +24,7 @@ from modelfleet.agent.hub.db.fleet_models import Agent, MetricRollupRow
 from modelfleet.agent.hub.settings import HubSettings
 from modelfleet.proto.v1 import alerts_pb2_grpc
 from tests.alerts.receivers import HttpReceiver, SmtpReceiver, self_signed
+from tests.client.conftest import private_data_dir
 from tests.hub.conftest import TEST_SETTINGS, Hub, _ServerThread, start_hub
 
 ALERT_SETTINGS = dataclasses.replace(
@@ -156,3 +157,6 @@ def http_receiver() -> Iterator[HttpReceiver]:
         yield receiver
     finally:
         receiver.stop()
+
+
+__all__ = ["private_data_dir"]
