@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         SenderPolicy,
         active_run,
         connect,
+        log_model,
         start_run,
     )
 
@@ -24,6 +25,7 @@ __all__ = [
     "__version__",
     "active_run",
     "connect",
+    "log_model",
     "start_run",
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 from sqlalchemy import func, select
@@ -71,6 +72,38 @@ def test_a_whole_run(
     second.log_metric("loss", 0.5)
     second.end()
     _check_cli(sdk_hub, monkeypatch, capsys, run.id, second.id)
+    _check_log_model(sdk_hub, capsys)
+
+
+def _check_log_model(sdk_hub: SdkHub, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README path: a run, one call to register its scikit-learn model, the CLI."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    with modelfleet.start_run("churn", name="with-model", policy=FAST) as run:
+        model = LogisticRegression().fit(x, y)
+        run.log_metric("auc", 0.93)
+        version = modelfleet.log_model(
+            model, "churn-model", sample_input=x[:20], reference_data=x,
+            feature_names=["age", "tenure", "spend"], alias="staging",
+        )  # fmt: skip
+    assert version.version == 1 and "staging" in version.aliases
+    stored = sdk_hub.admin.get_version("churn-model", 1, workspace=WORKSPACE)
+    assert stored.source_run_id == run.id and stored.metrics == {"auc": 0.93}
+    assert stored.signature.feature_names == ("age", "tenure", "spend")
+    assert orjson.loads(stored.reference_profile_json)["n_rows"] == 200
+    assert sdk_hub.admin.get_run(run.id, workspace=WORKSPACE).tags == {
+        "modelfleet.model.churn-model": "1"
+    }
+    capsys.readouterr()
+    # The production alias is for workspace admins; the developer key is told so.
+    assert main(["models", "alias", "churn-model", "champion", "1"]) == 1
+    assert "needs the ADMIN role" in capsys.readouterr().err
+    sdk_hub.admin.set_alias("churn-model", "champion", 1, workspace=WORKSPACE)
+    assert main(["models", "show", "churn-model"]) == 0
+    assert "champion" in capsys.readouterr().out
 
 
 def _check_cli(
