@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = 4096
 DEFAULT_RING = 64
 #: the worker waits this long between drains so that a busy stream arrives in large batches
-_DRAIN_INTERVAL_S = 0.01
+_DRAIN_INTERVAL_S = 0.05
 
 Tensors = dict[str, np.ndarray]
 
@@ -83,14 +83,17 @@ class DriftWorker:
 
     def __init__(self, capacity: int = DEFAULT_QUEUE) -> None:
         self.capacity = capacity
-        self._queue: deque[tuple[Any, Tensors, Tensors]] = deque()
+        self._queue: deque[tuple[Any, Tensors, tuple[list[str], list[np.ndarray]]]] = deque()
         self._wake = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="drift", daemon=True)
         self._thread.start()
 
-    def offer(self, owner: Any, inputs: Tensors, outputs: Tensors) -> bool:
-        """Event loop: queue one request; False (nothing queued) when the queue is full."""
+    def offer(
+        self, owner: Any, inputs: Tensors, outputs: tuple[list[str], list[np.ndarray]]
+    ) -> bool:
+        """Event loop: queue one request (its inputs, output names and outputs); False
+        (nothing queued) when the queue is full."""
         if len(self._queue) >= self.capacity:
             return False
         self._queue.append((owner, inputs, outputs))
@@ -114,8 +117,9 @@ class DriftWorker:
             while queue and not self._stopped:
                 groups: dict[int, tuple[Any, list[tuple[Tensors, Tensors]]]] = {}
                 for _ in range(len(queue)):
-                    owner, inputs, outputs = queue.popleft()
-                    groups.setdefault(id(owner), (owner, []))[1].append((inputs, outputs))
+                    owner, inputs, (names, outputs) = queue.popleft()
+                    named = dict(zip(names, outputs, strict=True))
+                    groups.setdefault(id(owner), (owner, []))[1].append((inputs, named))
                 for owner, batches in groups.values():
                     _process(owner.drift_batches, batches)
                 time.sleep(_DRAIN_INTERVAL_S)

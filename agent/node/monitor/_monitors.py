@@ -127,8 +127,8 @@ class Monitors:
             log_ = self._logs[call.mv.name] = PredictionLog(self.settings.log_size)
         predicted = outputs[monitor.prediction]
         log_.add(call.request.id, LoggedPrediction(call.mv.version, predicted, scores))
-        named = dict(zip(call.names, outputs, strict=True))
-        if not self._worker.offer(monitor, call.request.inputs, named):
+        # The worker names the outputs: the loop only hands over references.
+        if not self._worker.offer(monitor, call.request.inputs, (call.names, outputs)):
             monitor.batches_dropped += 1
 
     def version(self, mv: ModelVersion) -> VersionMonitor | None:
