@@ -19,12 +19,14 @@ from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.services.permissions import Permissions
 from modelfleet.desktop.viewmodels.admin import AdminViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
+from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
 from modelfleet.desktop.widgets.admin_page import AdminPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
+from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
 from modelfleet.desktop.widgets.main_window import MainWindow
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
 from modelfleet.desktop.widgets.session_bar import SessionBar
@@ -46,6 +48,7 @@ class Desktop:
     session_bar: SessionBar
     admin: AdminViewModel
     audit: AuditViewModel
+    experiments: ExperimentsViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
@@ -54,6 +57,7 @@ class Desktop:
         self.monitoring.shutdown()
         self.admin.shutdown()
         self.audit.shutdown()
+        self.experiments.shutdown()
         self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
@@ -92,6 +96,7 @@ def build_desktop(
     session.permissionsChanged.connect(lambda perms: _gate_pages(shell, perms))
     admin = AdminViewModel(session)
     audit = AuditViewModel(session)
+    experiments = ExperimentsViewModel(session)
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
@@ -100,6 +105,8 @@ def build_desktop(
             pages[spec.key] = AdminPage(admin)
         elif spec.key == "audit":
             pages[spec.key] = AuditPage(audit)
+        elif spec.key == "experiments":
+            pages[spec.key] = ExperimentsPage(experiments)
         else:
             pages[spec.key] = PlaceholderPage(spec.title, spec.summary, spec.coming_with)
     # Monitoring is the first page with live data; Home becomes the start page with the hub.
@@ -109,7 +116,7 @@ def build_desktop(
     _gate_pages(shell, session.permissions)
     for endpoint in agents:
         monitoring.add_agent(endpoint)
-    return Desktop(window, shell, monitoring, session, session_bar, admin, audit)
+    return Desktop(window, shell, monitoring, session, session_bar, admin, audit, experiments)
 
 
 def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVAL_MS) -> int:
