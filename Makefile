@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
+# The desktop app in local mode when there is a display (the same check `modelfleet desktop`
+# makes), else the Quick Start in the terminal: URLs, a curl to paste, a live summary.
 run: $(STAMP)
-	$(PY) -m modelfleet.agent.quickstart
+	@if $(PY) -c 'import os, sys; from modelfleet.cli.desktop import has_display as d; sys.exit(not d(os.environ))'; then \
+	    exec $(VENV)/bin/modelfleet desktop; \
+	else \
+	    echo "no display: running the Quick Start in this terminal"; \
+	    exec $(VENV)/bin/modelfleet quickstart; \
+	fi
 
 test: $(STAMP) protos-check lint typecheck audit-deps pytest
 

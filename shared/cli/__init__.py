@@ -29,6 +29,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "modelfleet.cli.fleet",
     "modelfleet.cli.deployments",
     "modelfleet.cli.desktop",
+    "modelfleet.cli.quickstart",
     "modelfleet.cli.drift",
 )
 
