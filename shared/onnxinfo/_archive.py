@@ -266,11 +266,13 @@ def safe_extract(
 
 
 # What readers of damaged archives raise: zipfile also raises NotImplementedError for unknown
-# compression methods and RuntimeError for encrypted members; zlib/lzma for corrupt streams.
+# compression methods, RuntimeError for encrypted members and UnicodeDecodeError for names
+# flagged UTF-8 that are not; zlib/lzma for corrupt streams.
 _DAMAGED = (
     tarfile.TarError,
     zipfile.BadZipFile,
     EOFError,
+    UnicodeDecodeError,
     zlib.error,
     lzma.LZMAError,
     NotImplementedError,

@@ -147,3 +147,10 @@ def test_tar_member_name_that_is_not_utf8(tmp_path: Path) -> None:
     source.write_bytes(buffer.getvalue())
     assert safe_extract(source, tmp_path / "out") == [os.fsdecode(b"\x84\xda")]
     assert os.listdir(os.fsencode(tmp_path / "out")) == [b"\x84\xda"]
+
+
+def test_zip_name_flagged_utf8_that_is_not_is_refused(tmp_path: Path) -> None:
+    # Was: UnicodeDecodeError out of zipfile.ZipFile() (general-purpose flag 0x800 set).
+    data = _zip({"m\u00e9.onnx": b"x"})
+    assert data.count(b"m\xc3\xa9.onnx") == 2  # local header and central directory
+    assert "damaged" in str(_extract_refused(tmp_path, data.replace(b"m\xc3\xa9", b"m\xd2]")))
