@@ -20,6 +20,7 @@ from modelfleet.desktop.services.permissions import Permissions
 from modelfleet.desktop.viewmodels.admin import AdminViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
 from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
+from modelfleet.desktop.viewmodels.local_mode import LocalModeViewModel, wants_local_mode
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
@@ -27,6 +28,7 @@ from modelfleet.desktop.widgets.admin_page import AdminPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
+from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
 from modelfleet.desktop.widgets.session_bar import SessionBar
@@ -119,6 +121,19 @@ def build_desktop(
     return Desktop(window, shell, monitoring, session, session_bar, admin, audit, experiments)
 
 
+def _local_mode(desktop: Desktop) -> LocalModeViewModel | None:
+    """With no connection profile (or the local one last): a local hub and agent, stopped
+    when the app quits (after the pages' workers)."""
+    if not wants_local_mode(desktop.session.book):
+        return None
+    local = LocalModeViewModel(desktop.session, desktop.monitoring)
+    desktop.window.addToolBar(LocalModeBar(local, desktop.shell))
+    app = QApplication.instance()
+    assert app is not None
+    app.aboutToQuit.connect(local.shutdown)
+    return local
+
+
 def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVAL_MS) -> int:
     """Open the main window and run until it closes (or SIGINT/SIGTERM); the exit code."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -135,10 +150,11 @@ def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVA
     wake = QTimer()
     wake.start(200)
     wake.timeout.connect(lambda: None)
+    local = _local_mode(desktop)
     desktop.window.show()
     QTimer.singleShot(0, lambda: log.info("window interactive"))
-    # The last profile's saved sign-in, else the sign-in dialog.
-    QTimer.singleShot(0, desktop.session.resume)
+    # Local mode signs in once its hub runs; else the last profile's sign-in, or the dialog.
+    QTimer.singleShot(0, local.start if local is not None else desktop.session.resume)
     code = app.exec()
     wake.stop()
     return int(code)

@@ -54,7 +54,7 @@ def run_quickstart(args: argparse.Namespace) -> int:
     # Explicitly: a shell may start us with SIGINT ignored, and Ctrl-C must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    stack = LocalStack(on_step=show)
+    stack = LocalStack()
     quickstart = QuickStart(stack, on_step=show, plan=TrafficPlan(drift_after_s=args.drift_after))
     try:
         try:

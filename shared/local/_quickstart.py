@@ -84,12 +84,14 @@ class QuickStart:
         self._cancel.set()
         self.stack.cancel()
 
-    def run(self) -> QuickStartResult:
-        report = Reporter(self._on_step)
+    def run(self, on_step: OnStep | None = None) -> QuickStartResult:
+        """Set everything up and start the traffic; `on_step` overrides the constructor's."""
+        on_step = on_step or self._on_step
+        report = Reporter(on_step)
         step = "stack"
         try:
             report(step, STARTED, "starting the local hub and agent")
-            info = self.stack.start()
+            info = self.stack.start(on_step)
             report(step, DONE, f"hub {info.hub_address}, agent {info.rest_url}")
             with self.stack.connect() as client:
                 step = "train"

@@ -93,12 +93,15 @@ class LocalStack:
 
     # --- start -----------------------------------------------------------------------------
 
-    def start(self) -> StackInfo:
-        """The running stack: reused when another instance runs it, else started here."""
+    def start(self, on_step: OnStep | None = None) -> StackInfo:
+        """The running stack: reused when another instance runs it, else started here.
+
+        `on_step` (default: the constructor's) hears each step of this call.
+        """
         with self._lock:
             if self.info is not None:
                 return self.info
-            report = Reporter(self._on_step)
+            report = Reporter(on_step or self._on_step)
             with _record.locked(self.paths):
                 running = _record.load(self.paths)
                 if running is not None and _record.is_running(self.paths, running):
