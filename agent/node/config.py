@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelfleet.agent.node.access import KeyEntry, TlsFiles
 from modelfleet.agent.node.limits import Limits
 from modelfleet.agent.node.repository import Batching
 
@@ -20,6 +21,10 @@ def user_data_dir() -> Path:
 
 def default_token_file() -> Path:
     return user_data_dir() / "agent" / "control.token"
+
+
+def default_keys_file() -> Path:
+    return user_data_dir() / "agent" / "inference-keys.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,13 @@ class AgentConfig:
     workers: int | None = None
     #: drift, prediction log and feedback (off: no per-request monitoring work at all)
     monitoring: bool = True
+    #: TLS on both ports; None: plain
+    tls: TlsFiles | None = None
+    #: keys every model requires (`--inference-keys`); None: models without hub keys are open
+    inference_keys: tuple[KeyEntry, ...] | None = None
+    #: Host names accepted besides the bound address and localhost; None: check on loopback
+    #: binds only; ("*",): no check
+    allowed_hosts: tuple[str, ...] | None = None
 
 
 def load_or_create_token(path: Path) -> str:

@@ -46,6 +46,36 @@ class Overloaded(ServingError):
     status = "overloaded"
 
 
+class RateLimited(Overloaded):
+    """An inference key used faster than its rate limit allows."""
+
+    status = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthenticated(ServingError):
+    http_status = 401
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    status = "unauthenticated"
+
+
+class PermissionDenied(ServingError):
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    status = "permission_denied"
+
+
+class MisdirectedRequest(ServingError):
+    """The Host header names a host this agent does not answer for (DNS rebinding guard)."""
+
+    http_status = 421
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    status = "misdirected"
+
+
 class Unavailable(ServingError):
     http_status = 503
     grpc_code = grpc.StatusCode.UNAVAILABLE

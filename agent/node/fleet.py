@@ -68,6 +68,7 @@ class FleetExtension:
             agent.http_state.want_headers(agent.manager.sticky_keys())
 
         reconciler.on_routes = keep_routing_headers
+        reconciler.access = agent.access
         self._tasks.append(asyncio.create_task(reconciler.run()))
         # What last served completely first, then anything newer received before the restart.
         serving = await asyncio.to_thread(store.load_serving)

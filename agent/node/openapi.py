@@ -54,10 +54,22 @@ def row_schema(spec: TensorSpec) -> dict[str, Any]:
     return schema
 
 
+_AUTH_STATUSES = {
+    "401": "missing or invalid inference key",
+    "403": "the inference key may not call this model",
+    "429": "too many requests in flight, or the key is over its rate limit (see Retry-After)",
+}
+
+
 def openapi_document(
-    name: str, version: str, signature: Signature, feature_names: tuple[str, ...] | None
+    name: str,
+    version: str,
+    signature: Signature,
+    feature_names: tuple[str, ...] | None,
+    bearer: bool = False,
 ) -> dict[str, Any]:
-    """The friendly predict and the OIP infer endpoints of model `name`."""
+    """The friendly predict and the OIP infer endpoints of model `name`; with `bearer`, both
+    require an inference key (`Authorization: Bearer <key>`)."""
     if feature_names is not None:
         element = scalar_schema(signature.inputs[0].datatype)
         instance = {
@@ -110,8 +122,9 @@ def openapi_document(
             "predictions": {"type": "array", "items": prediction},
         },
     }
-    errors = {code: {**_ERROR, "description": text} for code, text in _STATUSES.items()}
-    return {
+    statuses = {**_STATUSES, **_AUTH_STATUSES} if bearer else _STATUSES
+    errors = {code: {**_ERROR, "description": text} for code, text in sorted(statuses.items())}
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": f"{name} (version {version})",
@@ -149,6 +162,18 @@ def openapi_document(
             },
         },
     }
+    if bearer:
+        document["components"] = {
+            "securitySchemes": {
+                "inferenceKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an inference key (mfk_...) scoped to this model",
+                }
+            }
+        }
+        document["security"] = [{"inferenceKey": []}]
+    return document
 
 
 def _infer_request(signature: Signature) -> dict[str, Any]:

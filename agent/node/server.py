@@ -14,6 +14,12 @@ import grpc
 from prometheus_client import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
+from modelfleet.agent.node.access import (
+    ANY_HOST,
+    HostCheck,
+    InferenceAccess,
+    is_loopback,
+)
 from modelfleet.agent.node.config import AgentConfig, load_or_create_token, write_atomically
 from modelfleet.agent.node.cpu import available_cpus
 from modelfleet.agent.node.inference import InferenceService
@@ -24,7 +30,7 @@ from modelfleet.agent.node.rest.handlers import RestApi
 from modelfleet.agent.node.rest.protocol import HttpProtocol, HttpServerState
 from modelfleet.agent.node.rpc.control import ControlServicer, MetricsServicer
 from modelfleet.agent.node.rpc.inference import InferenceServicer
-from modelfleet.agent.node.rpc.interceptors import ControlTokenInterceptor
+from modelfleet.agent.node.rpc.interceptors import AccessInterceptor
 from modelfleet.oip import dumps
 from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as inference_grpc
 from modelfleet.proto.v1 import agent_pb2_grpc as agent_grpc
@@ -68,10 +74,19 @@ class Agent:
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self.metrics)
         ProcessCollector(registry=self._registry)
-        self.http_state = HttpServerState(
-            RestApi(self.service, self._registry, self.is_ready, self.monitors),
-            config.limits.max_body_bytes,
+        self._token = load_or_create_token(config.control_token_file)
+        #: inference keys; a fleet extension adds the keys of its deployments
+        self.access = InferenceAccess(config.inference_keys)
+        api = RestApi(
+            self.service,
+            self._registry,
+            self.is_ready,
+            self.monitors,
+            self.access,
+            _host_check(config),
+            self._token,
         )
+        self.http_state = HttpServerState(api, config.limits.max_body_bytes)
         self._http: asyncio.Server | None = None
         self._grpc: grpc.aio.Server | None = None
         log.info("model worker pool: %d threads", workers)
@@ -83,18 +98,19 @@ class Agent:
         """Bind both ports, load and warm every model, then write the ready file."""
         config = self.config
         loop = asyncio.get_running_loop()
+        tls = config.tls
         self._http = await loop.create_server(
             lambda: HttpProtocol(self.http_state),
             config.host,
             config.http_port,
             reuse_address=True,
             backlog=2048,
+            ssl=tls.ssl_context() if tls is not None else None,
         )
         self.http_port = self._http.sockets[0].getsockname()[1]
-        token = load_or_create_token(config.control_token_file)
         message_limit = config.limits.max_body_bytes
         self._grpc = grpc.aio.server(
-            interceptors=[ControlTokenInterceptor(token)],
+            interceptors=[AccessInterceptor(self._token, self.access)],
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
@@ -112,17 +128,23 @@ class Agent:
             agent_grpc.add_FeedbackServicer_to_server(
                 FeedbackServicer(self.monitors, self.manager), self._grpc
             )
-        self.grpc_port = self._grpc.add_insecure_port(
-            f"{_grpc_host(config.host)}:{config.grpc_port}"
-        )
+        address = f"{_grpc_host(config.host)}:{config.grpc_port}"
+        if tls is not None:
+            self.grpc_port = self._grpc.add_secure_port(address, tls.grpc_credentials())
+        else:
+            self.grpc_port = self._grpc.add_insecure_port(address)
         await self._grpc.start()
+        scheme = "https" if tls is not None else "http"
         log.info(
-            "listening: http %s:%d, grpc %s:%d",
+            "listening: %s %s:%d, grpc%s %s:%d",
+            scheme,
             config.host,
             self.http_port,
+            "+tls" if tls is not None else "",
             config.host,
             self.grpc_port,
         )
+        self._warn_if_open()
         await self.manager.load_repository()
         extra = await self.extension.start(self) if self.extension is not None else {}
         self._ready = True
@@ -130,6 +152,25 @@ class Agent:
             ready = {"http_port": self.http_port, "grpc_port": self.grpc_port, "pid": os.getpid()}
             write_atomically(config.ready_file, dumps({**ready, **extra}))
         log.info("ready: %d model version(s) serving", len(self.manager.statuses()))
+
+    def _warn_if_open(self) -> None:
+        if is_loopback(self.config.host) or self.access.protects_all:
+            return
+        who = (
+            "deployments the hub sends without inference keys"
+            if self.extension is not None
+            else "every model"
+        )
+        log.warning(
+            "SERVING WITHOUT AUTHENTICATION on non-loopback address %s (http %d, grpc %d): "
+            "anyone who can reach these ports can call %s. Protect them with "
+            "--inference-keys FILE (create keys with `modelfleet-agent keys create`)%s.",
+            self.config.host,
+            self.http_port,
+            self.grpc_port,
+            who,
+            "" if self.config.tls is not None else " and --tls-cert/--tls-key",
+        )
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,6 +222,13 @@ class Agent:
         if self.monitors is not None:
             self.monitors.close()
         log.info("stopped")
+
+
+def _host_check(config: AgentConfig) -> HostCheck | None:
+    allowed = config.allowed_hosts
+    if allowed is None:
+        return HostCheck(config.host, ()) if is_loopback(config.host) else None
+    return None if ANY_HOST in allowed else HostCheck(config.host, allowed)
 
 
 def _grpc_host(host: str) -> str:

@@ -60,7 +60,7 @@ def infer_request(value: float, extra: str = "") -> bytes:
                                        "data": [value, value]}]}
     )  # fmt: skip
     return (
-        f"POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n"
+        f"POST /v2/models/echo/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
         f"{extra}\r\n"
     ).encode() + body
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from modelfleet.agent.node.access import InferenceAccess
 from modelfleet.agent.node.models import ModelManager, State
 from modelfleet.agent.node.monitor import PROFILE_FILE
 from modelfleet.agent.node.reconcile._artifacts import ArtifactCache, ArtifactError, Source
@@ -69,6 +70,8 @@ class Reconciler:
         self.on_report: Callable[[], None] | None = None
         #: told when sticky keys change (the HTTP server keeps those headers)
         self.on_routes: Callable[[], None] | None = None
+        #: the agent's inference keys; each deployment's keys are set before it gets traffic
+        self.access: InferenceAccess | None = None
         self.revision = 0
         self._statuses: dict[tuple[str, str], VersionStatus] = {}
         self._loaded: dict[tuple[str, str], str] = {}
@@ -124,6 +127,10 @@ class Reconciler:
 
     async def _apply_one(self, deployment: Deployment) -> bool:
         """Returns whether every target of the deployment is ready."""
+        if self.access is not None:
+            self.access.set_deployment_keys(
+                deployment.name, deployment.inference_keys, deployment.protected
+            )
         ready: list[tuple[str, int]] = []
         for target in deployment.targets:
             if await self._ensure_loaded(deployment, target):
@@ -245,6 +252,8 @@ class Reconciler:
 
     async def _remove(self, name: str) -> None:
         self.manager.set_split(name, None)
+        if self.access is not None:
+            self.access.set_deployment_keys(name, ())
         for key in [k for k in self._loaded if k[0] == name]:
             self._cancel_retire(*key)
             del self._loaded[key]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from modelfleet.agent.node.access import KeyEntry, KeysFileError, entry_from_json
 from modelfleet.agent.node.repository import Batching
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,9 @@ class Deployment:
     batching: Batching | None = None
     #: reference profile JSON by "model:version", for drift on the agent
     reference_profiles: Mapping[str, str] = field(default_factory=dict)
+    #: usable inference keys; `protected` when the hub listed any (even unusable ones)
+    inference_keys: tuple[KeyEntry, ...] = ()
+    protected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,26 @@ def _deployment(msg: deployments_pb2.DeploymentSpec) -> Deployment:
         sticky_key=msg.sticky_key,
         batching=batching,
         reference_profiles=dict(msg.reference_profiles),
+        inference_keys=_keys(msg),
+        protected=len(msg.inference_keys) > 0,
     )
+
+
+def _keys(msg: deployments_pb2.DeploymentSpec) -> tuple[KeyEntry, ...]:
+    keys = []
+    for i, key in enumerate(msg.inference_keys):
+        raw = {
+            "id": key.id,
+            "sha256": key.sha256.lower(),
+            "models": [msg.name],
+            "rate_per_s": key.rate_per_s or None,
+            "burst": key.burst or None,
+        }
+        try:
+            keys.append(entry_from_json(f"deployment {msg.name!r} inference_keys[{i}]", raw))
+        except KeysFileError as exc:  # fail closed: the deployment stays protected
+            log.warning("[Reconcile] %s; that key is ignored", exc)
+    return tuple(keys)
 
 
 def desired_from_pb(msg: fleet_pb2.DesiredState) -> DesiredState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from functools import partial
@@ -12,7 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from modelfleet._version import __version__
-from modelfleet.agent.node.errors import InvalidInput, MethodNotAllowed, NotFound, ServingError
+from modelfleet.agent.node.access import HostCheck, InferenceAccess, retry_after_header
+from modelfleet.agent.node.errors import (
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    ServingError,
+    Unauthenticated,
+)
 from modelfleet.agent.node.friendly import decode_predict, predictions
 from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
@@ -32,6 +41,8 @@ _HEADER_KEY = HEADER_LENGTH.encode()
 _OCTETS = b"application/octet-stream"
 #: names the model version that answered (deployments split traffic across versions)
 VERSION_HEADER = b"x-modelfleet-model-version"
+_AUTHORIZATION = b"authorization"
+_CHALLENGE = (b"www-authenticate", b'Bearer realm="modelfleet"')
 Result = Response | Deferred
 
 
@@ -44,8 +55,15 @@ class RestApi:
         registry: CollectorRegistry,
         is_ready: Callable[[], bool],
         monitors: Monitors | None = None,
+        access: InferenceAccess | None = None,
+        hosts: HostCheck | None = None,
+        control_token: str = "",
     ) -> None:
         self.service = service
+        self.access = access or InferenceAccess()
+        self._hosts = hosts
+        # /metrics from a non-loopback peer needs this (empty: never from there)
+        self._metrics_auth = f"Bearer {control_token}".encode() if control_token else b""
         self.monitors = monitors
         self.manager = service.manager
         self._registry = registry
@@ -57,10 +75,22 @@ class RestApi:
 
     def __call__(self, request: Request) -> Result:
         try:
+            if self._hosts is not None:
+                self._hosts.check(request.headers.get(b"host"))
             return self._route(request, request.path.split("/"))
         except ServingError as exc:
-            headers = [(b"allow", exc.allow)] if isinstance(exc, _WrongMethod) else []
+            headers = []
+            if isinstance(exc, _WrongMethod):
+                headers.append((b"allow", exc.allow))
+            elif isinstance(exc, RateLimited):
+                headers.append((b"retry-after", retry_after_header(exc.retry_after_s)))
+            elif isinstance(exc, Unauthenticated):
+                headers.append(_CHALLENGE)
             return Response(exc.http_status, dumps({"error": str(exc)}), headers=headers)
+
+    def _authorize(self, request: Request, model: str) -> None:
+        if self.access.active:
+            self.access.check(model, request.headers.get(_AUTHORIZATION))
 
     def _route(self, request: Request, parts: list[str]) -> Result:
         count = len(parts)
@@ -69,7 +99,9 @@ class RestApi:
                 if count == 2:
                     return _get(request, self._server)
                 if parts[2] == "models" and count >= 4:
-                    return self._model_route(request, unquote(parts[3]), parts[4:])
+                    name = unquote(parts[3])
+                    self._authorize(request, name)
+                    return self._model_route(request, name, parts[4:])
                 if parts[2] == "health" and count == 4:
                     if parts[3] == "live":
                         return _get(request, self._live)
@@ -79,6 +111,7 @@ class RestApi:
                         return Response(200 if ready else 503, dumps({"ready": ready}))
             elif parts[1] == "v1" and count == 5 and parts[2] == "models":
                 name = unquote(parts[3])
+                self._authorize(request, name)
                 if parts[4] == "predict":
                     _check_method(request, "POST")
                     return self._predict(request, name)
@@ -90,8 +123,21 @@ class RestApi:
                     return self._feedback(request, name)
             elif parts[1] == "metrics" and count == 2:
                 _check_method(request, "GET")
+                self._metrics_allowed(request)
                 return Response(200, generate_latest(self._registry), CONTENT_TYPE_LATEST.encode())
         raise NotFound(f"no route for {request.path!r}")
+
+    def _metrics_allowed(self, request: Request) -> None:
+        """Open to loopback clients; others need the control token (Prometheus can send it
+        as a bearer token)."""
+        if request.local:
+            return
+        given = request.headers.get(_AUTHORIZATION, b"")
+        if not self._metrics_auth or not hmac.compare_digest(given, self._metrics_auth):
+            raise Unauthenticated(
+                "/metrics from a non-loopback address needs the agent's control token "
+                "(header 'Authorization: Bearer <token>')"
+            )
 
     def _model_route(self, request: Request, name: str, rest: list[str]) -> Result:
         version: str | None = None
@@ -138,7 +184,11 @@ class RestApi:
         mv = self.manager.resolve(name, None)
         assert mv.model is not None
         document = openapi_document(
-            mv.name, mv.version, mv.model.signature, mv.config.feature_names
+            mv.name,
+            mv.version,
+            mv.model.signature,
+            mv.config.feature_names,
+            bearer=self.access.protects(name),
         )
         return Response(200, dumps(document))
 

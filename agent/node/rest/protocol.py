@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import httptools
 
+from modelfleet.agent.node.access import is_loopback
 from modelfleet.oip import dumps
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class Request:
     path: str
     headers: dict[bytes, bytes]
     body: bytes
+    #: the client connected from a loopback address
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -57,8 +60,10 @@ class Deferred:
 Handler = Callable[[Request], "Response | Deferred"]
 
 
-# The two headers the agent always reads.
-_BASE_HEADERS = frozenset((b"inference-header-content-length", b"content-length"))
+# The headers the agent always reads.
+_BASE_HEADERS = frozenset(
+    (b"inference-header-content-length", b"content-length", b"authorization", b"host")
+)
 
 
 class HttpServerState:
@@ -95,13 +100,15 @@ class HttpProtocol(asyncio.Protocol):
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
         self._size = 0
-        self._loop = asyncio.get_running_loop()
+        self._local = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
         self._state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        self._local = isinstance(peer, tuple) and is_loopback(str(peer[0]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._state.connections.discard(self)
@@ -166,7 +173,7 @@ class HttpProtocol(asyncio.Protocol):
             text_path = "\x00"  # matches no route: answered 404
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         method = self._parser.get_method().decode()
-        request = Request(method, text_path, self._headers, body)
+        request = Request(method, text_path, self._headers, body, self._local)
         self._pending.append((request, self._parser.should_keep_alive()))
         if len(self._pending) > _MAX_PIPELINED and self._transport is not None:
             self._transport.pause_reading()

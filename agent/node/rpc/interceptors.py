@@ -1,4 +1,9 @@
-"""Server interceptor: control and metrics services require the agent's bearer token."""
+"""Server interceptor: the control token on modelfleet.v1 services, inference keys on models.
+
+Every RPC passes here. Control and metrics need the agent's control token; inference calls
+that name a model need a key when that model is protected (health and server metadata stay
+open); Feedback takes either the control token or a key of its deployment.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,34 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from modelfleet.agent.node.access import InferenceAccess, retry_after_header
+from modelfleet.agent.node.errors import RateLimited, ServingError
+
 PROTECTED_PREFIX = "/modelfleet.v1."
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
+    Context = grpc.aio.ServicerContext[Any, Any]
 _DENIED = "missing or invalid control token (metadata 'authorization: Bearer <token>')"
+_OIP = "/inference.GRPCInferenceService/"
+#: methods that name a model, and the request field holding the name
+MODEL_FIELDS = {
+    _OIP + "ModelInfer": "model_name",
+    _OIP + "ModelMetadata": "name",
+    _OIP + "ModelReady": "name",
+    "/modelfleet.v1.Feedback/SendFeedback": "deployment",
+}
 
 
-async def _deny_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+async def _deny_unary(request: Any, context: Context) -> Any:
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, _DENIED)
 
 
-class ControlTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Checks `authorization: Bearer <token>` on modelfleet.v1 services; inference stays open."""
+class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Checks `authorization: Bearer <token or key>` metadata before any servicer runs."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, access: InferenceAccess) -> None:
         self._expected = f"Bearer {token}".encode()
+        self._access = access
 
     async def intercept_service(
         self,
@@ -31,25 +49,55 @@ class ControlTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
     ) -> Handler:
         handler = await continuation(handler_call_details)
         # Unknown methods yield no handler; gRPC then answers UNIMPLEMENTED itself.
-        if not handler or not handler_call_details.method.startswith(PROTECTED_PREFIX):
+        if not handler:
             return handler
-        if self._authorized(handler_call_details.invocation_metadata or ()):
+        method = handler_call_details.method
+        authorization = _authorization(handler_call_details.invocation_metadata or ())
+        field = MODEL_FIELDS.get(method)
+        control = method.startswith(PROTECTED_PREFIX)
+        if control and self._is_control(authorization):
             return handler
-        if handler.response_streaming:
-            return grpc.unary_stream_rpc_method_handler(
-                _deny_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.unary_unary_rpc_method_handler(
+        if field is not None and self._access.active:
+            return self._guarded(handler, field, authorization)
+        if not control:  # nothing protected: inference calls cost no per-call work here
+            return handler
+        method_handler = (
+            grpc.unary_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        return method_handler(
             _deny_unary,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _authorized(self, metadata: Any) -> bool:
-        for key, value in metadata:
-            if key == "authorization":
-                given = value.encode() if isinstance(value, str) else bytes(value)
-                return hmac.compare_digest(given, self._expected)
-        return False
+    def _is_control(self, authorization: bytes | None) -> bool:
+        return authorization is not None and hmac.compare_digest(authorization, self._expected)
+
+    def _guarded(self, handler: Handler, field: str, authorization: bytes | None) -> Handler:
+        behaviour: Any = handler.unary_unary  # an aio servicer's coroutine function
+        access = self._access
+
+        async def guarded(request: Any, context: Context) -> Any:
+            try:
+                access.check(getattr(request, field), authorization)
+            except ServingError as exc:
+                if isinstance(exc, RateLimited):
+                    seconds = retry_after_header(exc.retry_after_s).decode()
+                    context.set_trailing_metadata((("retry-after", seconds),))
+                await context.abort(exc.grpc_code, str(exc))
+            return await behaviour(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _authorization(metadata: Any) -> bytes | None:
+    for key, value in metadata:
+        if key == "authorization":
+            return value.encode() if isinstance(value, str) else bytes(value)
+    return None

@@ -143,6 +143,7 @@ class DeploymentSpec(_message.Message):
     BATCHING_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
     REFERENCE_PROFILES_FIELD_NUMBER: _builtins.int
+    INFERENCE_KEYS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     workspace_id: _builtins.str
     environment: _builtins.str
@@ -159,6 +160,12 @@ class DeploymentSpec(_message.Message):
     def reference_profiles(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Reference profile JSON of each version, for drift (by "model:version")."""
 
+    @_builtins.property
+    def inference_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___InferenceKey]:
+        """Inference keys of this deployment; when any is listed the agent requires
+        "Authorization: Bearer <key>" for it (none: open). Only hashes travel.
+        """
+
     def __init__(
         self,
         *,
@@ -171,14 +178,50 @@ class DeploymentSpec(_message.Message):
         batching: Global___BatchingSettings | None = ...,
         limits: Global___LimitSettings | None = ...,
         reference_profiles: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        inference_keys: _abc.Iterable[Global___InferenceKey] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "environment", b"environment", "limits", b"limits", "name", b"name", "reference_profiles", b"reference_profiles", "revision", b"revision", "sticky_key", b"sticky_key", "targets", b"targets", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "environment", b"environment", "inference_keys", b"inference_keys", "limits", b"limits", "name", b"name", "reference_profiles", b"reference_profiles", "revision", b"revision", "sticky_key", b"sticky_key", "targets", b"targets", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeploymentSpec: _TypeAlias = DeploymentSpec  # noqa: Y015
+
+@_typing.final
+class InferenceKey(_message.Message):
+    """An inference key as an agent receives it: the secret reads "mfk_<id>_<random>" and only
+    sha256 of the whole secret is sent.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    RATE_PER_S_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    sha256: _builtins.str
+    """Lower-case hex sha256 of the secret."""
+    rate_per_s: _builtins.float
+    """Requests per second; 0 = no limit."""
+    burst: _builtins.int
+    """Requests at once; 0 = the rate rounded up (at least 1)."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        rate_per_s: _builtins.float = ...,
+        burst: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burst", b"burst", "id", b"id", "rate_per_s", b"rate_per_s", "sha256", b"sha256"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InferenceKey: _TypeAlias = InferenceKey  # noqa: Y015
 
 @_typing.final
 class AgentDeploymentStatus(_message.Message):
