@@ -152,6 +152,11 @@ def test_delivery_survives_a_hub_restart(sdk_hub: SdkHub) -> None:
     assert _stored(sdk_hub.hub.db_url, run.id) == (60_000, 60_000, 60_000)
 
 
+# Client-side behaviour: the database behind the hub plays no part, so SQLite only.
+CLIENT_SIDE = pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
+
+
+@CLIENT_SIDE
 def test_end_run_raises_when_the_hub_never_returns(sdk_hub: SdkHub) -> None:
     modelfleet.connect(**sdk_hub.connect_args(), timeout=1.0)
     policy = modelfleet.SenderPolicy(batch_size=1_000, flush_interval=0.1, retry_for=2.0)
@@ -167,6 +172,7 @@ def test_end_run_raises_when_the_hub_never_returns(sdk_hub: SdkHub) -> None:
     assert modelfleet.active_run() is None
 
 
+@CLIENT_SIDE
 def test_refusals_are_not_retried(sdk_hub: SdkHub) -> None:
     viewer = sdk_hub.admin.create_api_key("viewer", Role.VIEWER, workspace=WORKSPACE)
     modelfleet.connect(**{**sdk_hub.connect_args(), "api_key": viewer.secret})

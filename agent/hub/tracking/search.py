@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam, RunTag
@@ -70,7 +70,12 @@ def _time(value: str | float, field: str, position: int) -> datetime:
 
 
 def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
-    """One clause as a boolean SQL expression over `Run`."""
+    """One clause as a boolean SQL expression over `Run`.
+
+    Conditions on metrics, params and tags are uncorrelated `IN` subqueries: each reads
+    its run ids once from a covering index, where a correlated EXISTS would be probed
+    once per run (SQLite does not turn it into a semi-join; PostgreSQL does either way).
+    """
     kind, key, at = clause.operand.kind, clause.operand.key, clause.position
     if kind == "metrics":
         if not isinstance(clause.value, float) or clause.op == "LIKE":
@@ -79,10 +84,10 @@ def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
                 f"a number to compare metrics.{key} with at position {at}",
                 repr(clause.value),
             )
-        return exists().where(
-            MetricSeries.run_id == Run.id,
-            MetricSeries.key == key,
-            _where(MetricSeries.last, clause, field),
+        return Run.id.in_(
+            select(MetricSeries.run_id).where(
+                MetricSeries.key == key, _where(MetricSeries.last, clause, field)
+            )
         )
     if kind == "params":
         # A number compares numerically (runs whose value is not a number never match);
@@ -90,14 +95,14 @@ def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
         column = RunParam.value_num if isinstance(clause.value, float) else RunParam.value
         if clause.op == "LIKE" and column is RunParam.value_num:
             raise InvalidArgument(field, f"a quoted pattern after LIKE at position {at}")
-        return exists().where(
-            RunParam.run_id == Run.id, RunParam.key == key, _where(column, clause, field)
+        return Run.id.in_(
+            select(RunParam.run_id).where(RunParam.key == key, _where(column, clause, field))
         )
     if kind == "tags":
         if not isinstance(clause.value, str):
             raise InvalidArgument(field, f"a quoted string for tags.{key} at position {at}")
-        return exists().where(
-            RunTag.run_id == Run.id, RunTag.key == key, _where(RunTag.value, clause, field)
+        return Run.id.in_(
+            select(RunTag.run_id).where(RunTag.key == key, _where(RunTag.value, clause, field))
         )
     column = _ATTRIBUTE_COLUMNS[kind]
     if kind == "status":
