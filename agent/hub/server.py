@@ -29,6 +29,7 @@ from modelfleet.agent.hub.services.tracking import TrackingServicer
 from modelfleet.agent.hub.services.users import UsersServicer
 from modelfleet.agent.hub.services.workspaces import WorkspacesServicer
 from modelfleet.agent.hub.settings import HubSettings
+from modelfleet.agent.hub.signin import SignInSecurity
 from modelfleet.agent.hub.state import HubState
 from modelfleet.paths import write_private_file
 from modelfleet.proto.v1 import (
@@ -68,8 +69,13 @@ def build_server(
     fleet = hub.fleet
     if hub.alerts is None:
         hub.alerts = AlertsRuntime(hub)
+    security = SignInSecurity(hub)
     server = grpc.aio.server(
-        interceptors=[AccessInterceptor(hub.db, hub.authenticator, agents=fleet.directory)],
+        interceptors=[
+            AccessInterceptor(
+                hub.db, hub.authenticator, agents=fleet.directory, guards=security.guards
+            )
+        ],
         # Room for a model version's reference profile; artifact chunks are bounded lower.
         options=[
             ("grpc.so_reuseport", 0),
@@ -94,6 +100,7 @@ def build_server(
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(hub), server)
     alerts_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(hub.db), server)
     alerts_pb2_grpc.add_ChannelsServicer_to_server(ChannelsServicer(hub.db, hub.alerts), server)
+    security.add_to(server)
     return server
 
 

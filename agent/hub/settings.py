@@ -48,6 +48,12 @@ class HubSettings:
     # Outbound notifications refuse loopback, private, link-local and multicast addresses
     # unless listed here (comma-separated CIDRs, e.g. "10.1.2.0/24,127.0.0.1/32").
     outbound_allowed_networks: str = ""
+    # SSO: how long a provider's discovery document and signing keys stay cached (a token
+    # signed with an unknown key forces at most one more key fetch per period), how long a
+    # started sign-in waits for its browser step, and the clock leeway for ID tokens.
+    sso_cache_ttl: float = 300.0
+    sso_login_ttl: float = 600.0
+    sso_clock_leeway: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:

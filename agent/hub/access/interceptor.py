@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
@@ -48,6 +48,12 @@ class AgentAuthenticator(Protocol):
         ...
 
 
+class CallGuard(Protocol):
+    async def admit(self, call: Call, permission: Permission | None) -> None:
+        """Raise a HubError to refuse a call the table admitted (the refusal is audited)."""
+        ...
+
+
 def _peer_certificate(context: Context) -> bytes | None:
     """The client certificate the TLS layer verified against the hub CA (agent port only)."""
     certs = list(context.auth_context().get("x509_pem_cert", ()))
@@ -63,8 +69,11 @@ class AccessInterceptor(_InterceptorBase):
         authenticator: Authenticator,
         permissions: dict[str, Permission] | None = None,
         agents: AgentAuthenticator | None = None,
+        guards: Sequence[CallGuard] = (),
     ) -> None:
         self._db = db
+        # Policies beyond the table (IP allow-lists, MFA), run on every admitted call.
+        self._guards = tuple(guards)
         self._auth = authenticator
         self._agents = agents
         self._permissions = PERMISSIONS if permissions is None else permissions
@@ -152,6 +161,8 @@ class AccessInterceptor(_InterceptorBase):
                 await self._check_agent(call, permission, cert)
             else:
                 await self._check(call, permission, metadata)
+            for guard in self._guards:
+                await guard.admit(call, permission)
         except HubError as exc:
             await self._audit_denial(call, exc, metadata)
             await context.abort(exc.code, exc.message)

@@ -190,6 +190,35 @@ PERMISSIONS: dict[str, Permission] = {
     # A test sends traffic out of the hub: audited like a change.
     f"{_V1}Channels/TestChannel": _in_workspace(Role.DEVELOPER, mutating=True),
     f"{_V1}Channels/ListDeliveries": _in_workspace(Role.VIEWER),
+    # SSO: providers are hub-wide (system admins); signing in is public, like Login.
+    f"{_V1}Sso/CreateSsoProvider": _system_admin(mutating=True),
+    f"{_V1}Sso/UpdateSsoProvider": _system_admin(mutating=True),
+    f"{_V1}Sso/DeleteSsoProvider": _system_admin(mutating=True),
+    f"{_V1}Sso/GetSsoProvider": _system_admin(),
+    f"{_V1}Sso/ListSsoProviders": _public(),
+    f"{_V1}Sso/StartSsoLogin": _public(mutating=True),
+    f"{_V1}Sso/CompleteSsoLogin": _public(mutating=True),
+    f"{_V1}Sso/StartDeviceLogin": _public(mutating=True),
+    f"{_V1}Sso/PollDeviceLogin": _public(mutating=True),
+    # MFA belongs to the person: not workspace-scoped, so a member refused by a workspace's
+    # MFA policy can still enrol; API keys never manage it.
+    f"{_V1}Mfa/GetMfaStatus": _signed_in(api_keys=False),
+    f"{_V1}Mfa/EnrollTotp": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Mfa/ConfirmTotp": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Mfa/DisableTotp": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Mfa/RegenerateRecoveryCodes": _signed_in(mutating=True, api_keys=False),
+    f"{_V1}Mfa/SetWorkspaceMfaPolicy": _in_workspace(Role.ADMIN, mutating=True, api_keys=False),
+    f"{_V1}Mfa/GetWorkspaceMfaPolicy": _in_workspace(Role.VIEWER),
+    # Allow-lists: a workspace's (its admins) or, without a workspace, the agents' (hub).
+    f"{_V1}NetworkPolicy/AddAllowedNetwork": _in_workspace(
+        Role.ADMIN, mutating=True, header=WorkspaceHeader.OPTIONAL, api_keys=False
+    ),
+    f"{_V1}NetworkPolicy/ListAllowedNetworks": _in_workspace(
+        Role.ADMIN, header=WorkspaceHeader.OPTIONAL, api_keys=False
+    ),
+    f"{_V1}NetworkPolicy/RemoveAllowedNetwork": _in_workspace(
+        Role.ADMIN, mutating=True, header=WorkspaceHeader.OPTIONAL, api_keys=False
+    ),
 }
 
 

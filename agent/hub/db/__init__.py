@@ -4,6 +4,7 @@
 from modelfleet.agent.hub.db import alerts_models as alerts_models
 from modelfleet.agent.hub.db import drift_models as drift_models
 from modelfleet.agent.hub.db import fleet_models as fleet_models
+from modelfleet.agent.hub.db import security_models as security_models
 from modelfleet.agent.hub.db import tracking_models as tracking_models
 from modelfleet.agent.hub.db.engine import Database, make_engine
 from modelfleet.agent.hub.db.migrate import current_revision, downgrade, head_revision, upgrade

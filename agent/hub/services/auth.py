@@ -21,6 +21,11 @@ from modelfleet.agent.hub.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from modelfleet.agent.hub.mfa.factors import (
+    MFA_REQUIRED_METADATA,
+    login_second_factor,
+    record_session,
+)
 from modelfleet.agent.hub.services import convert
 from modelfleet.agent.hub.sessions import (
     IssuedTokens,
@@ -66,10 +71,12 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 lambda s: record(s, call, outcome="denied", details={"reason": "bad credentials"})
             )
             raise Unauthenticated(_WRONG)
+        amr = await self._second_factor(call, user.id, request.totp_code, keys, context)
         self._hub.throttle.succeeded(keys[0])
 
         def sign_in(s: Session) -> IssuedTokens:
             issued = self._hub.sessions.issue(s, s.get_one(User, user.id))
+            record_session(s, issued.family_id, user.id, amr)
             record(
                 s,
                 call,
@@ -80,6 +87,25 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
 
         issued = await self._hub.db.write(sign_in)
         return await self._token_pair(issued)
+
+    async def _second_factor(
+        self, call: Call, user_id: str, code: str, keys: tuple[str, str], context: Context
+    ) -> list[str]:
+        """The sign-in's `amr`; a user with TOTP on must add a code (or a recovery code)."""
+        box = self._hub.secrets
+        result = await self._hub.db.write(lambda s: login_second_factor(s, box, user_id, code))
+        if result is None:
+            return ["pwd"]
+        if not result.failure:
+            return ["pwd", result.amr]
+        self._hub.throttle.failed(keys)
+        await self._hub.db.write(
+            lambda s: record(
+                s, call, outcome="denied", details={"reason": f"second factor: {result.failure}"}
+            )
+        )
+        context.set_trailing_metadata(((MFA_REQUIRED_METADATA, "totp"),))
+        raise Unauthenticated(f"totp_code: {result.failure}")
 
     async def Refresh(
         self, request: auth_pb2.RefreshRequest, context: Context
@@ -176,16 +202,21 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         return await self._hub.db.read(lambda s: principal_message(s, me))
 
     async def _token_pair(self, issued: IssuedTokens) -> auth_pb2.TokenPair:
-        user = issued.user
-        me = Principal("user", user.id, user.username, user.system_admin, {}, issued.family_id)
-        principal = await self._hub.db.read(lambda s: principal_message(s, me))
-        return auth_pb2.TokenPair(
-            access_token=issued.access_token,
-            access_expires_at=convert.timestamp(issued.access_expires_at),
-            refresh_token=issued.refresh_token,
-            refresh_expires_at=convert.timestamp(issued.refresh_expires_at),
-            principal=principal,
-        )
+        return await token_pair_message(self._hub, issued)
+
+
+async def token_pair_message(hub: HubState, issued: IssuedTokens) -> auth_pb2.TokenPair:
+    """What every sign-in (password, refresh, SSO) answers with."""
+    user = issued.user
+    me = Principal("user", user.id, user.username, user.system_admin, {}, issued.family_id)
+    principal = await hub.db.read(lambda s: principal_message(s, me))
+    return auth_pb2.TokenPair(
+        access_token=issued.access_token,
+        access_expires_at=convert.timestamp(issued.access_expires_at),
+        refresh_token=issued.refresh_token,
+        refresh_expires_at=convert.timestamp(issued.refresh_expires_at),
+        principal=principal,
+    )
 
 
 def principal_message(s: Session, me: Principal) -> auth_pb2.Principal:

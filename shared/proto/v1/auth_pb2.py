@@ -26,13 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from modelfleet.proto.v1 import common_pb2 as modelfleet_dot_proto_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emodelfleet/proto/v1/auth.proto\x12\rmodelfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a modelfleet/proto/v1/common.proto\"\x13\n\x11GetHubInfoRequest\"B\n\x07HubInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61_fingerprint\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\t\"E\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\xd4\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x35\n\x11\x61\x63\x63\x65ss_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\tprincipal\x18\x05 \x01(\x0b\x32\x18.modelfleet.v1.Principal\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"\x0f\n\rWhoAmIRequest\"]\n\nMembership\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x16\n\x0eworkspace_name\x18\x02 \x01(\t\x12!\n\x04role\x18\x03 \x01(\x0e\x32\x13.modelfleet.v1.Role\"\x96\x01\n\tPrincipal\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0csystem_admin\x18\x04 \x01(\x08\x12.\n\x0bmemberships\x18\x05 \x03(\x0b\x32\x19.modelfleet.v1.Membership\x12\x12\n\napi_key_id\x18\x06 \x01(\t\"\xd9\x02\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x16\n\x0eworkspace_name\x18\x04 \x01(\t\x12!\n\x04role\x18\x05 \x01(\x0e\x32\x13.modelfleet.v1.Role\x12\x0e\n\x06prefix\x18\x06 \x01(\t\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.modelfleet.v1.Role\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x14\x43reateApiKeyResponse\x12\"\n\x03key\x18\x01 \x01(\x0b\x32\x15.modelfleet.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"-\n\x12ListApiKeysRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\":\n\x13ListApiKeysResponse\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.modelfleet.v1.ApiKey\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xc6\x03\n\x04\x41uth\x12H\n\nGetHubInfo\x12 .modelfleet.v1.GetHubInfoRequest\x1a\x16.modelfleet.v1.HubInfo\"\x00\x12@\n\x05Login\x12\x1b.modelfleet.v1.LoginRequest\x1a\x18.modelfleet.v1.TokenPair\"\x00\x12\x44\n\x07Refresh\x12\x1d.modelfleet.v1.RefreshRequest\x1a\x18.modelfleet.v1.TokenPair\"\x00\x12G\n\x06Logout\x12\x1c.modelfleet.v1.LogoutRequest\x1a\x1d.modelfleet.v1.LogoutResponse\"\x00\x12_\n\x0e\x43hangePassword\x12$.modelfleet.v1.ChangePasswordRequest\x1a%.modelfleet.v1.ChangePasswordResponse\"\x00\x12\x42\n\x06WhoAmI\x12\x1c.modelfleet.v1.WhoAmIRequest\x1a\x18.modelfleet.v1.Principal\"\x00\x32\x89\x02\n\x07\x41piKeys\x12Y\n\x0c\x43reateApiKey\x12\".modelfleet.v1.CreateApiKeyRequest\x1a#.modelfleet.v1.CreateApiKeyResponse\"\x00\x12V\n\x0bListApiKeys\x12!.modelfleet.v1.ListApiKeysRequest\x1a\".modelfleet.v1.ListApiKeysResponse\"\x00\x12K\n\x0cRevokeApiKey\x12\".modelfleet.v1.RevokeApiKeyRequest\x1a\x15.modelfleet.v1.ApiKey\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emodelfleet/proto/v1/auth.proto\x12\rmodelfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a modelfleet/proto/v1/common.proto\"\x13\n\x11GetHubInfoRequest\"B\n\x07HubInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61_fingerprint\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\t\"E\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\xd4\x01\n\tTokenPair\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x35\n\x11\x61\x63\x63\x65ss_expires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\tprincipal\x18\x05 \x01(\x0b\x32\x18.modelfleet.v1.Principal\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"\x0f\n\rWhoAmIRequest\"]\n\nMembership\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x16\n\x0eworkspace_name\x18\x02 \x01(\t\x12!\n\x04role\x18\x03 \x01(\x0e\x32\x13.modelfleet.v1.Role\"\x96\x01\n\tPrincipal\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0csystem_admin\x18\x04 \x01(\x08\x12.\n\x0bmemberships\x18\x05 \x03(\x0b\x32\x19.modelfleet.v1.Membership\x12\x12\n\napi_key_id\x18\x06 \x01(\t\"\xd9\x02\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x16\n\x0eworkspace_name\x18\x04 \x01(\t\x12!\n\x04role\x18\x05 \x01(\x0e\x32\x13.modelfleet.v1.Role\x12\x0e\n\x06prefix\x18\x06 \x01(\t\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.modelfleet.v1.Role\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x14\x43reateApiKeyResponse\x12\"\n\x03key\x18\x01 \x01(\x0b\x32\x15.modelfleet.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"-\n\x12ListApiKeysRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\":\n\x13ListApiKeysResponse\x12#\n\x04keys\x18\x01 \x03(\x0b\x32\x15.modelfleet.v1.ApiKey\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"d\n\x0eSsoRoleMapping\x12\r\n\x05\x63laim\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x11\n\tworkspace\x18\x03 \x01(\t\x12!\n\x04role\x18\x04 \x01(\x0e\x32\x13.modelfleet.v1.Role\"\x84\x02\n\x0fSsoProviderSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06preset\x18\x03 \x01(\t\x12\x0e\n\x06issuer\x18\x04 \x01(\t\x12\x0e\n\x06tenant\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12\x0e\n\x06scopes\x18\x07 \x01(\t\x12\x17\n\x0f\x61llowed_domains\x18\x08 \x03(\t\x12\x34\n\rrole_mappings\x18\t \x03(\x0b\x32\x1d.modelfleet.v1.SsoRoleMapping\x12\x19\n\x11jit_user_creation\x18\n \x01(\x08\x12\x10\n\x08\x64isabled\x18\x0b \x01(\x08\"\xc2\x01\n\x0bSsoProvider\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x04spec\x18\x02 \x01(\x0b\x32\x1e.modelfleet.v1.SsoProviderSpec\x12\x19\n\x11has_client_secret\x18\x03 \x01(\x08\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x18\x43reateSsoProviderRequest\x12,\n\x04spec\x18\x01 \x01(\x0b\x32\x1e.modelfleet.v1.SsoProviderSpec\x12\x15\n\rclient_secret\x18\x02 \x01(\t\"\x8e\x01\n\x18UpdateSsoProviderRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12,\n\x04spec\x18\x02 \x01(\x0b\x32\x1e.modelfleet.v1.SsoProviderSpec\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\x1b\n\x13\x63lear_client_secret\x18\x04 \x01(\x08\",\n\x18\x44\x65leteSsoProviderRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\x1b\n\x19\x44\x65leteSsoProviderResponse\")\n\x15GetSsoProviderRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\x19\n\x17ListSsoProvidersRequest\"H\n\x12SsoProviderSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06preset\x18\x03 \x01(\t\"P\n\x18ListSsoProvidersResponse\x12\x34\n\tproviders\x18\x01 \x03(\x0b\x32!.modelfleet.v1.SsoProviderSummary\"u\n\x14StartSsoLoginRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\x12\x16\n\x0e\x63ode_challenge\x18\x03 \x01(\t\x12\x1d\n\x15\x63ode_challenge_method\x18\x04 \x01(\t\"q\n\x15StartSsoLoginResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x17\x43ompleteSsoLoginRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x15\n\rcode_verifier\x18\x03 \x01(\t\x12\x14\n\x0credirect_uri\x18\x04 \x01(\t\"+\n\x17StartDeviceLoginRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\xcd\x01\n\x18StartDeviceLoginResponse\x12\x17\n\x0f\x64\x65vice_login_id\x18\x01 \x01(\t\x12\x11\n\tuser_code\x18\x02 \x01(\t\x12\x18\n\x10verification_uri\x18\x03 \x01(\t\x12!\n\x19verification_uri_complete\x18\x04 \x01(\t\x12\x18\n\x10interval_seconds\x18\x05 \x01(\x05\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x16PollDeviceLoginRequest\x12\x17\n\x0f\x64\x65vice_login_id\x18\x01 \x01(\t\"\x8f\x01\n\x17PollDeviceLoginResponse\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .modelfleet.v1.DeviceLoginStatus\x12\x18\n\x10interval_seconds\x18\x02 \x01(\x05\x12(\n\x06tokens\x18\x03 \x01(\x0b\x32\x18.modelfleet.v1.TokenPair\"\x15\n\x13GetMfaStatusRequest\"~\n\tMfaStatus\x12\x14\n\x0ctotp_enabled\x18\x01 \x01(\x08\x12\x14\n\x0ctotp_pending\x18\x02 \x01(\x08\x12\x1b\n\x13recovery_codes_left\x18\x03 \x01(\x05\x12\x13\n\x0bsession_amr\x18\x04 \x03(\t\x12\x13\n\x0bsession_mfa\x18\x05 \x01(\x08\"\x13\n\x11\x45nrollTotpRequest\"9\n\x12\x45nrollTotpResponse\x12\x13\n\x0botpauth_uri\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\"\n\x12\x43onfirmTotpRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"\x1e\n\rRecoveryCodes\x12\r\n\x05\x63odes\x18\x01 \x03(\t\"\"\n\x12\x44isableTotpRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\".\n\x1eRegenerateRecoveryCodesRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"4\n\x1cSetWorkspaceMfaPolicyRequest\x12\x14\n\x0cmfa_required\x18\x01 \x01(\x08\"\x1e\n\x1cGetWorkspaceMfaPolicyRequest\"@\n\x12WorkspaceMfaPolicy\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x14\n\x0cmfa_required\x18\x02 \x01(\x08\"\xc4\x01\n\x0e\x41llowedNetwork\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\x08\x61udience\x18\x02 \x01(\x0e\x32\x1e.modelfleet.v1.NetworkAudience\x12\x0c\n\x04\x63idr\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x05 \x01(\t\x12\x12\n\ncreated_by\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x18\x41\x64\x64\x41llowedNetworkRequest\x12\x30\n\x08\x61udience\x18\x01 \x01(\x0e\x32\x1e.modelfleet.v1.NetworkAudience\x12\x0c\n\x04\x63idr\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"N\n\x1aListAllowedNetworksRequest\x12\x30\n\x08\x61udience\x18\x01 \x01(\x0e\x32\x1e.modelfleet.v1.NetworkAudience\"N\n\x1bListAllowedNetworksResponse\x12/\n\x08networks\x18\x01 \x03(\x0b\x32\x1d.modelfleet.v1.AllowedNetwork\")\n\x1bRemoveAllowedNetworkRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x1cRemoveAllowedNetworkResponse*\x89\x01\n\x11\x44\x65viceLoginStatus\x12#\n\x1f\x44\x45VICE_LOGIN_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45VICE_LOGIN_PENDING\x10\x01\x12\x1a\n\x16\x44\x45VICE_LOGIN_SLOW_DOWN\x10\x02\x12\x19\n\x15\x44\x45VICE_LOGIN_COMPLETE\x10\x03*\x8c\x01\n\x0fNetworkAudience\x12 \n\x1cNETWORK_AUDIENCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17NETWORK_AUDIENCE_PEOPLE\x10\x01\x12\x1d\n\x19NETWORK_AUDIENCE_API_KEYS\x10\x02\x12\x1b\n\x17NETWORK_AUDIENCE_AGENTS\x10\x03\x32\xc6\x03\n\x04\x41uth\x12H\n\nGetHubInfo\x12 .modelfleet.v1.GetHubInfoRequest\x1a\x16.modelfleet.v1.HubInfo\"\x00\x12@\n\x05Login\x12\x1b.modelfleet.v1.LoginRequest\x1a\x18.modelfleet.v1.TokenPair\"\x00\x12\x44\n\x07Refresh\x12\x1d.modelfleet.v1.RefreshRequest\x1a\x18.modelfleet.v1.TokenPair\"\x00\x12G\n\x06Logout\x12\x1c.modelfleet.v1.LogoutRequest\x1a\x1d.modelfleet.v1.LogoutResponse\"\x00\x12_\n\x0e\x43hangePassword\x12$.modelfleet.v1.ChangePasswordRequest\x1a%.modelfleet.v1.ChangePasswordResponse\"\x00\x12\x42\n\x06WhoAmI\x12\x1c.modelfleet.v1.WhoAmIRequest\x1a\x18.modelfleet.v1.Principal\"\x00\x32\x89\x02\n\x07\x41piKeys\x12Y\n\x0c\x43reateApiKey\x12\".modelfleet.v1.CreateApiKeyRequest\x1a#.modelfleet.v1.CreateApiKeyResponse\"\x00\x12V\n\x0bListApiKeys\x12!.modelfleet.v1.ListApiKeysRequest\x1a\".modelfleet.v1.ListApiKeysResponse\"\x00\x12K\n\x0cRevokeApiKey\x12\".modelfleet.v1.RevokeApiKeyRequest\x1a\x15.modelfleet.v1.ApiKey\"\x00\x32\xe5\x06\n\x03Sso\x12Z\n\x11\x43reateSsoProvider\x12\'.modelfleet.v1.CreateSsoProviderRequest\x1a\x1a.modelfleet.v1.SsoProvider\"\x00\x12Z\n\x11UpdateSsoProvider\x12\'.modelfleet.v1.UpdateSsoProviderRequest\x1a\x1a.modelfleet.v1.SsoProvider\"\x00\x12h\n\x11\x44\x65leteSsoProvider\x12\'.modelfleet.v1.DeleteSsoProviderRequest\x1a(.modelfleet.v1.DeleteSsoProviderResponse\"\x00\x12T\n\x0eGetSsoProvider\x12$.modelfleet.v1.GetSsoProviderRequest\x1a\x1a.modelfleet.v1.SsoProvider\"\x00\x12\x65\n\x10ListSsoProviders\x12&.modelfleet.v1.ListSsoProvidersRequest\x1a\'.modelfleet.v1.ListSsoProvidersResponse\"\x00\x12\\\n\rStartSsoLogin\x12#.modelfleet.v1.StartSsoLoginRequest\x1a$.modelfleet.v1.StartSsoLoginResponse\"\x00\x12V\n\x10\x43ompleteSsoLogin\x12&.modelfleet.v1.CompleteSsoLoginRequest\x1a\x18.modelfleet.v1.TokenPair\"\x00\x12\x65\n\x10StartDeviceLogin\x12&.modelfleet.v1.StartDeviceLoginRequest\x1a\'.modelfleet.v1.StartDeviceLoginResponse\"\x00\x12\x62\n\x0fPollDeviceLogin\x12%.modelfleet.v1.PollDeviceLoginRequest\x1a&.modelfleet.v1.PollDeviceLoginResponse\"\x00\x32\x8a\x05\n\x03Mfa\x12N\n\x0cGetMfaStatus\x12\".modelfleet.v1.GetMfaStatusRequest\x1a\x18.modelfleet.v1.MfaStatus\"\x00\x12S\n\nEnrollTotp\x12 .modelfleet.v1.EnrollTotpRequest\x1a!.modelfleet.v1.EnrollTotpResponse\"\x00\x12P\n\x0b\x43onfirmTotp\x12!.modelfleet.v1.ConfirmTotpRequest\x1a\x1c.modelfleet.v1.RecoveryCodes\"\x00\x12L\n\x0b\x44isableTotp\x12!.modelfleet.v1.DisableTotpRequest\x1a\x18.modelfleet.v1.MfaStatus\"\x00\x12h\n\x17RegenerateRecoveryCodes\x12-.modelfleet.v1.RegenerateRecoveryCodesRequest\x1a\x1c.modelfleet.v1.RecoveryCodes\"\x00\x12i\n\x15SetWorkspaceMfaPolicy\x12+.modelfleet.v1.SetWorkspaceMfaPolicyRequest\x1a!.modelfleet.v1.WorkspaceMfaPolicy\"\x00\x12i\n\x15GetWorkspaceMfaPolicy\x12+.modelfleet.v1.GetWorkspaceMfaPolicyRequest\x1a!.modelfleet.v1.WorkspaceMfaPolicy\"\x00\x32\xd1\x02\n\rNetworkPolicy\x12]\n\x11\x41\x64\x64\x41llowedNetwork\x12\'.modelfleet.v1.AddAllowedNetworkRequest\x1a\x1d.modelfleet.v1.AllowedNetwork\"\x00\x12n\n\x13ListAllowedNetworks\x12).modelfleet.v1.ListAllowedNetworksRequest\x1a*.modelfleet.v1.ListAllowedNetworksResponse\"\x00\x12q\n\x14RemoveAllowedNetwork\x12*.modelfleet.v1.RemoveAllowedNetworkRequest\x1a+.modelfleet.v1.RemoveAllowedNetworkResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelfleet.proto.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_DEVICELOGINSTATUS']._serialized_start=4606
+  _globals['_DEVICELOGINSTATUS']._serialized_end=4743
+  _globals['_NETWORKAUDIENCE']._serialized_start=4746
+  _globals['_NETWORKAUDIENCE']._serialized_end=4886
   _globals['_GETHUBINFOREQUEST']._serialized_start=116
   _globals['_GETHUBINFOREQUEST']._serialized_end=135
   _globals['_HUBINFO']._serialized_start=137
@@ -69,8 +73,84 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1603
   _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1605
   _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1638
-  _globals['_AUTH']._serialized_start=1641
-  _globals['_AUTH']._serialized_end=2095
-  _globals['_APIKEYS']._serialized_start=2098
-  _globals['_APIKEYS']._serialized_end=2363
+  _globals['_SSOROLEMAPPING']._serialized_start=1640
+  _globals['_SSOROLEMAPPING']._serialized_end=1740
+  _globals['_SSOPROVIDERSPEC']._serialized_start=1743
+  _globals['_SSOPROVIDERSPEC']._serialized_end=2003
+  _globals['_SSOPROVIDER']._serialized_start=2006
+  _globals['_SSOPROVIDER']._serialized_end=2200
+  _globals['_CREATESSOPROVIDERREQUEST']._serialized_start=2202
+  _globals['_CREATESSOPROVIDERREQUEST']._serialized_end=2297
+  _globals['_UPDATESSOPROVIDERREQUEST']._serialized_start=2300
+  _globals['_UPDATESSOPROVIDERREQUEST']._serialized_end=2442
+  _globals['_DELETESSOPROVIDERREQUEST']._serialized_start=2444
+  _globals['_DELETESSOPROVIDERREQUEST']._serialized_end=2488
+  _globals['_DELETESSOPROVIDERRESPONSE']._serialized_start=2490
+  _globals['_DELETESSOPROVIDERRESPONSE']._serialized_end=2517
+  _globals['_GETSSOPROVIDERREQUEST']._serialized_start=2519
+  _globals['_GETSSOPROVIDERREQUEST']._serialized_end=2560
+  _globals['_LISTSSOPROVIDERSREQUEST']._serialized_start=2562
+  _globals['_LISTSSOPROVIDERSREQUEST']._serialized_end=2587
+  _globals['_SSOPROVIDERSUMMARY']._serialized_start=2589
+  _globals['_SSOPROVIDERSUMMARY']._serialized_end=2661
+  _globals['_LISTSSOPROVIDERSRESPONSE']._serialized_start=2663
+  _globals['_LISTSSOPROVIDERSRESPONSE']._serialized_end=2743
+  _globals['_STARTSSOLOGINREQUEST']._serialized_start=2745
+  _globals['_STARTSSOLOGINREQUEST']._serialized_end=2862
+  _globals['_STARTSSOLOGINRESPONSE']._serialized_start=2864
+  _globals['_STARTSSOLOGINRESPONSE']._serialized_end=2977
+  _globals['_COMPLETESSOLOGINREQUEST']._serialized_start=2979
+  _globals['_COMPLETESSOLOGINREQUEST']._serialized_end=3078
+  _globals['_STARTDEVICELOGINREQUEST']._serialized_start=3080
+  _globals['_STARTDEVICELOGINREQUEST']._serialized_end=3123
+  _globals['_STARTDEVICELOGINRESPONSE']._serialized_start=3126
+  _globals['_STARTDEVICELOGINRESPONSE']._serialized_end=3331
+  _globals['_POLLDEVICELOGINREQUEST']._serialized_start=3333
+  _globals['_POLLDEVICELOGINREQUEST']._serialized_end=3382
+  _globals['_POLLDEVICELOGINRESPONSE']._serialized_start=3385
+  _globals['_POLLDEVICELOGINRESPONSE']._serialized_end=3528
+  _globals['_GETMFASTATUSREQUEST']._serialized_start=3530
+  _globals['_GETMFASTATUSREQUEST']._serialized_end=3551
+  _globals['_MFASTATUS']._serialized_start=3553
+  _globals['_MFASTATUS']._serialized_end=3679
+  _globals['_ENROLLTOTPREQUEST']._serialized_start=3681
+  _globals['_ENROLLTOTPREQUEST']._serialized_end=3700
+  _globals['_ENROLLTOTPRESPONSE']._serialized_start=3702
+  _globals['_ENROLLTOTPRESPONSE']._serialized_end=3759
+  _globals['_CONFIRMTOTPREQUEST']._serialized_start=3761
+  _globals['_CONFIRMTOTPREQUEST']._serialized_end=3795
+  _globals['_RECOVERYCODES']._serialized_start=3797
+  _globals['_RECOVERYCODES']._serialized_end=3827
+  _globals['_DISABLETOTPREQUEST']._serialized_start=3829
+  _globals['_DISABLETOTPREQUEST']._serialized_end=3863
+  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_start=3865
+  _globals['_REGENERATERECOVERYCODESREQUEST']._serialized_end=3911
+  _globals['_SETWORKSPACEMFAPOLICYREQUEST']._serialized_start=3913
+  _globals['_SETWORKSPACEMFAPOLICYREQUEST']._serialized_end=3965
+  _globals['_GETWORKSPACEMFAPOLICYREQUEST']._serialized_start=3967
+  _globals['_GETWORKSPACEMFAPOLICYREQUEST']._serialized_end=3997
+  _globals['_WORKSPACEMFAPOLICY']._serialized_start=3999
+  _globals['_WORKSPACEMFAPOLICY']._serialized_end=4063
+  _globals['_ALLOWEDNETWORK']._serialized_start=4066
+  _globals['_ALLOWEDNETWORK']._serialized_end=4262
+  _globals['_ADDALLOWEDNETWORKREQUEST']._serialized_start=4264
+  _globals['_ADDALLOWEDNETWORKREQUEST']._serialized_end=4368
+  _globals['_LISTALLOWEDNETWORKSREQUEST']._serialized_start=4370
+  _globals['_LISTALLOWEDNETWORKSREQUEST']._serialized_end=4448
+  _globals['_LISTALLOWEDNETWORKSRESPONSE']._serialized_start=4450
+  _globals['_LISTALLOWEDNETWORKSRESPONSE']._serialized_end=4528
+  _globals['_REMOVEALLOWEDNETWORKREQUEST']._serialized_start=4530
+  _globals['_REMOVEALLOWEDNETWORKREQUEST']._serialized_end=4571
+  _globals['_REMOVEALLOWEDNETWORKRESPONSE']._serialized_start=4573
+  _globals['_REMOVEALLOWEDNETWORKRESPONSE']._serialized_end=4603
+  _globals['_AUTH']._serialized_start=4889
+  _globals['_AUTH']._serialized_end=5343
+  _globals['_APIKEYS']._serialized_start=5346
+  _globals['_APIKEYS']._serialized_end=5611
+  _globals['_SSO']._serialized_start=5614
+  _globals['_SSO']._serialized_end=6483
+  _globals['_MFA']._serialized_start=6486
+  _globals['_MFA']._serialized_end=7136
+  _globals['_NETWORKPOLICY']._serialized_start=7139
+  _globals['_NETWORKPOLICY']._serialized_end=7476
 # @@protoc_insertion_point(module_scope)

@@ -11,6 +11,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from modelfleet.proto.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -22,6 +23,54 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DeviceLoginStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeviceLoginStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeviceLoginStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEVICE_LOGIN_STATUS_UNSPECIFIED: _DeviceLoginStatus.ValueType  # 0
+    DEVICE_LOGIN_PENDING: _DeviceLoginStatus.ValueType  # 1
+    """Not approved yet: poll again after `interval_seconds`."""
+    DEVICE_LOGIN_SLOW_DOWN: _DeviceLoginStatus.ValueType  # 2
+    """Polled too often: wait `interval_seconds` (now longer) before the next poll."""
+    DEVICE_LOGIN_COMPLETE: _DeviceLoginStatus.ValueType  # 3
+
+class DeviceLoginStatus(_DeviceLoginStatus, metaclass=_DeviceLoginStatusEnumTypeWrapper): ...
+
+DEVICE_LOGIN_STATUS_UNSPECIFIED: DeviceLoginStatus.ValueType  # 0
+DEVICE_LOGIN_PENDING: DeviceLoginStatus.ValueType  # 1
+"""Not approved yet: poll again after `interval_seconds`."""
+DEVICE_LOGIN_SLOW_DOWN: DeviceLoginStatus.ValueType  # 2
+"""Polled too often: wait `interval_seconds` (now longer) before the next poll."""
+DEVICE_LOGIN_COMPLETE: DeviceLoginStatus.ValueType  # 3
+Global___DeviceLoginStatus: _TypeAlias = DeviceLoginStatus  # noqa: Y015
+
+class _NetworkAudience:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NetworkAudienceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NetworkAudience.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NETWORK_AUDIENCE_UNSPECIFIED: _NetworkAudience.ValueType  # 0
+    NETWORK_AUDIENCE_PEOPLE: _NetworkAudience.ValueType  # 1
+    """People (signed-in users) acting in the workspace."""
+    NETWORK_AUDIENCE_API_KEYS: _NetworkAudience.ValueType  # 2
+    """The workspace's API keys."""
+    NETWORK_AUDIENCE_AGENTS: _NetworkAudience.ValueType  # 3
+    """Enrolled agents on the agent port (hub-wide list)."""
+
+class NetworkAudience(_NetworkAudience, metaclass=_NetworkAudienceEnumTypeWrapper): ...
+
+NETWORK_AUDIENCE_UNSPECIFIED: NetworkAudience.ValueType  # 0
+NETWORK_AUDIENCE_PEOPLE: NetworkAudience.ValueType  # 1
+"""People (signed-in users) acting in the workspace."""
+NETWORK_AUDIENCE_API_KEYS: NetworkAudience.ValueType  # 2
+"""The workspace's API keys."""
+NETWORK_AUDIENCE_AGENTS: NetworkAudience.ValueType  # 3
+"""Enrolled agents on the agent port (hub-wide list)."""
+Global___NetworkAudience: _TypeAlias = NetworkAudience  # noqa: Y015
 
 @_typing.final
 class GetHubInfoRequest(_message.Message):
@@ -453,3 +502,848 @@ class RevokeApiKeyRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeApiKeyRequest: _TypeAlias = RevokeApiKeyRequest  # noqa: Y015
+
+@_typing.final
+class SsoRoleMapping(_message.Message):
+    """A role granted in a workspace when an ID token claim has a value ("groups" contains
+    "ml-admins"; a string claim equals it). The highest matching role per workspace wins.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    WORKSPACE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    claim: _builtins.str
+    value: _builtins.str
+    workspace: _builtins.str
+    role: _common_pb2.Role.ValueType
+    def __init__(
+        self,
+        *,
+        claim: _builtins.str = ...,
+        value: _builtins.str = ...,
+        workspace: _builtins.str = ...,
+        role: _common_pb2.Role.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "role", b"role", "value", b"value", "workspace", b"workspace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SsoRoleMapping: _TypeAlias = SsoRoleMapping  # noqa: Y015
+
+@_typing.final
+class SsoProviderSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    PRESET_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    ALLOWED_DOMAINS_FIELD_NUMBER: _builtins.int
+    ROLE_MAPPINGS_FIELD_NUMBER: _builtins.int
+    JIT_USER_CREATION_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Short name used by `modelfleet login --sso NAME` (lowercase letters, digits, - and _)."""
+    display_name: _builtins.str
+    preset: _builtins.str
+    """"" (generic OIDC), "google", "microsoft" (Entra ID: needs `tenant`) or "okta"."""
+    issuer: _builtins.str
+    """Required unless a preset derives it (google, microsoft)."""
+    tenant: _builtins.str
+    client_id: _builtins.str
+    scopes: _builtins.str
+    """Space-separated; default "openid email profile"."""
+    jit_user_creation: _builtins.bool
+    """Create unknown users on their first sign-in; off: an admin creates them first
+    (matched by verified email).
+    """
+    disabled: _builtins.bool
+    @_builtins.property
+    def allowed_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lowercase email domains allowed to sign in; empty: any (verified) email."""
+
+    @_builtins.property
+    def role_mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___SsoRoleMapping]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        preset: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        scopes: _builtins.str = ...,
+        allowed_domains: _abc.Iterable[_builtins.str] | None = ...,
+        role_mappings: _abc.Iterable[Global___SsoRoleMapping] | None = ...,
+        jit_user_creation: _builtins.bool = ...,
+        disabled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_domains", b"allowed_domains", "client_id", b"client_id", "disabled", b"disabled", "display_name", b"display_name", "issuer", b"issuer", "jit_user_creation", b"jit_user_creation", "name", b"name", "preset", b"preset", "role_mappings", b"role_mappings", "scopes", b"scopes", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SsoProviderSpec: _TypeAlias = SsoProviderSpec  # noqa: Y015
+
+@_typing.final
+class SsoProvider(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    HAS_CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    has_client_secret: _builtins.bool
+    """Whether a client secret is stored (the secret itself is never returned)."""
+    @_builtins.property
+    def spec(self) -> Global___SsoProviderSpec: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        spec: Global___SsoProviderSpec | None = ...,
+        has_client_secret: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "spec", b"spec", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "has_client_secret", b"has_client_secret", "id", b"id", "spec", b"spec", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SsoProvider: _TypeAlias = SsoProvider  # noqa: Y015
+
+@_typing.final
+class CreateSsoProviderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEC_FIELD_NUMBER: _builtins.int
+    CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    client_secret: _builtins.str
+    @_builtins.property
+    def spec(self) -> Global___SsoProviderSpec: ...
+    def __init__(
+        self,
+        *,
+        spec: Global___SsoProviderSpec | None = ...,
+        client_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_secret", b"client_secret", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSsoProviderRequest: _TypeAlias = CreateSsoProviderRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSsoProviderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    CLEAR_CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider's name or id."""
+    client_secret: _builtins.str
+    """Empty keeps the stored secret; set `clear_client_secret` to remove it."""
+    clear_client_secret: _builtins.bool
+    @_builtins.property
+    def spec(self) -> Global___SsoProviderSpec: ...
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        spec: Global___SsoProviderSpec | None = ...,
+        client_secret: _builtins.str = ...,
+        clear_client_secret: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clear_client_secret", b"clear_client_secret", "client_secret", b"client_secret", "provider", b"provider", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSsoProviderRequest: _TypeAlias = UpdateSsoProviderRequest  # noqa: Y015
+
+@_typing.final
+class DeleteSsoProviderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSsoProviderRequest: _TypeAlias = DeleteSsoProviderRequest  # noqa: Y015
+
+@_typing.final
+class DeleteSsoProviderResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSsoProviderResponse: _TypeAlias = DeleteSsoProviderResponse  # noqa: Y015
+
+@_typing.final
+class GetSsoProviderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSsoProviderRequest: _TypeAlias = GetSsoProviderRequest  # noqa: Y015
+
+@_typing.final
+class ListSsoProvidersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSsoProvidersRequest: _TypeAlias = ListSsoProvidersRequest  # noqa: Y015
+
+@_typing.final
+class SsoProviderSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    PRESET_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    display_name: _builtins.str
+    preset: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        preset: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "name", b"name", "preset", b"preset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SsoProviderSummary: _TypeAlias = SsoProviderSummary  # noqa: Y015
+
+@_typing.final
+class ListSsoProvidersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___SsoProviderSummary]: ...
+    def __init__(
+        self,
+        *,
+        providers: _abc.Iterable[Global___SsoProviderSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["providers", b"providers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSsoProvidersResponse: _TypeAlias = ListSsoProvidersResponse  # noqa: Y015
+
+@_typing.final
+class StartSsoLoginRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    CODE_CHALLENGE_FIELD_NUMBER: _builtins.int
+    CODE_CHALLENGE_METHOD_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    redirect_uri: _builtins.str
+    """A loopback redirect: http://127.0.0.1:PORT/..., http://[::1]:PORT/... or
+    http://localhost:PORT/... (RFC 8252 section 7.3).
+    """
+    code_challenge: _builtins.str
+    """BASE64URL(SHA-256(code_verifier)), 43 characters."""
+    code_challenge_method: _builtins.str
+    """Only "S256"."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+        code_challenge: _builtins.str = ...,
+        code_challenge_method: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code_challenge", b"code_challenge", "code_challenge_method", b"code_challenge_method", "provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartSsoLoginRequest: _TypeAlias = StartSsoLoginRequest  # noqa: Y015
+
+@_typing.final
+class StartSsoLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORIZATION_URL_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    authorization_url: _builtins.str
+    state: _builtins.str
+    """The client checks that the redirect brings this state back."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        authorization_url: _builtins.str = ...,
+        state: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_url", b"authorization_url", "expires_at", b"expires_at", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartSsoLoginResponse: _TypeAlias = StartSsoLoginResponse  # noqa: Y015
+
+@_typing.final
+class CompleteSsoLoginRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    CODE_VERIFIER_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    state: _builtins.str
+    code: _builtins.str
+    code_verifier: _builtins.str
+    redirect_uri: _builtins.str
+    def __init__(
+        self,
+        *,
+        state: _builtins.str = ...,
+        code: _builtins.str = ...,
+        code_verifier: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "code_verifier", b"code_verifier", "redirect_uri", b"redirect_uri", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteSsoLoginRequest: _TypeAlias = CompleteSsoLoginRequest  # noqa: Y015
+
+@_typing.final
+class StartDeviceLoginRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartDeviceLoginRequest: _TypeAlias = StartDeviceLoginRequest  # noqa: Y015
+
+@_typing.final
+class StartDeviceLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICE_LOGIN_ID_FIELD_NUMBER: _builtins.int
+    USER_CODE_FIELD_NUMBER: _builtins.int
+    VERIFICATION_URI_FIELD_NUMBER: _builtins.int
+    VERIFICATION_URI_COMPLETE_FIELD_NUMBER: _builtins.int
+    INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    device_login_id: _builtins.str
+    """Opaque handle for PollDeviceLogin (the provider's device code stays on the hub)."""
+    user_code: _builtins.str
+    verification_uri: _builtins.str
+    verification_uri_complete: _builtins.str
+    interval_seconds: _builtins.int
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        device_login_id: _builtins.str = ...,
+        user_code: _builtins.str = ...,
+        verification_uri: _builtins.str = ...,
+        verification_uri_complete: _builtins.str = ...,
+        interval_seconds: _builtins.int = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_login_id", b"device_login_id", "expires_at", b"expires_at", "interval_seconds", b"interval_seconds", "user_code", b"user_code", "verification_uri", b"verification_uri", "verification_uri_complete", b"verification_uri_complete"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartDeviceLoginResponse: _TypeAlias = StartDeviceLoginResponse  # noqa: Y015
+
+@_typing.final
+class PollDeviceLoginRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICE_LOGIN_ID_FIELD_NUMBER: _builtins.int
+    device_login_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        device_login_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_login_id", b"device_login_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PollDeviceLoginRequest: _TypeAlias = PollDeviceLoginRequest  # noqa: Y015
+
+@_typing.final
+class PollDeviceLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    status: Global___DeviceLoginStatus.ValueType
+    interval_seconds: _builtins.int
+    @_builtins.property
+    def tokens(self) -> Global___TokenPair:
+        """Set when COMPLETE."""
+
+    def __init__(
+        self,
+        *,
+        status: Global___DeviceLoginStatus.ValueType = ...,
+        interval_seconds: _builtins.int = ...,
+        tokens: Global___TokenPair | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval_seconds", b"interval_seconds", "status", b"status", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PollDeviceLoginResponse: _TypeAlias = PollDeviceLoginResponse  # noqa: Y015
+
+@_typing.final
+class GetMfaStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMfaStatusRequest: _TypeAlias = GetMfaStatusRequest  # noqa: Y015
+
+@_typing.final
+class MfaStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTP_ENABLED_FIELD_NUMBER: _builtins.int
+    TOTP_PENDING_FIELD_NUMBER: _builtins.int
+    RECOVERY_CODES_LEFT_FIELD_NUMBER: _builtins.int
+    SESSION_AMR_FIELD_NUMBER: _builtins.int
+    SESSION_MFA_FIELD_NUMBER: _builtins.int
+    totp_enabled: _builtins.bool
+    totp_pending: _builtins.bool
+    """An enrolment waiting for ConfirmTotp."""
+    recovery_codes_left: _builtins.int
+    session_mfa: _builtins.bool
+    @_builtins.property
+    def session_amr(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How the caller's current session signed in ("pwd", "otp", or the provider's `amr`)."""
+
+    def __init__(
+        self,
+        *,
+        totp_enabled: _builtins.bool = ...,
+        totp_pending: _builtins.bool = ...,
+        recovery_codes_left: _builtins.int = ...,
+        session_amr: _abc.Iterable[_builtins.str] | None = ...,
+        session_mfa: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recovery_codes_left", b"recovery_codes_left", "session_amr", b"session_amr", "session_mfa", b"session_mfa", "totp_enabled", b"totp_enabled", "totp_pending", b"totp_pending"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MfaStatus: _TypeAlias = MfaStatus  # noqa: Y015
+
+@_typing.final
+class EnrollTotpRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrollTotpRequest: _TypeAlias = EnrollTotpRequest  # noqa: Y015
+
+@_typing.final
+class EnrollTotpResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OTPAUTH_URI_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    otpauth_uri: _builtins.str
+    """otpauth://totp/... for an authenticator app (render it as a QR code)."""
+    secret: _builtins.str
+    """The same secret in base32, for typing by hand."""
+    def __init__(
+        self,
+        *,
+        otpauth_uri: _builtins.str = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["otpauth_uri", b"otpauth_uri", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrollTotpResponse: _TypeAlias = EnrollTotpResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmTotpRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmTotpRequest: _TypeAlias = ConfirmTotpRequest  # noqa: Y015
+
+@_typing.final
+class RecoveryCodes(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecoveryCodes: _TypeAlias = RecoveryCodes  # noqa: Y015
+
+@_typing.final
+class DisableTotpRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """A current TOTP code or an unused recovery code."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisableTotpRequest: _TypeAlias = DisableTotpRequest  # noqa: Y015
+
+@_typing.final
+class RegenerateRecoveryCodesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegenerateRecoveryCodesRequest: _TypeAlias = RegenerateRecoveryCodesRequest  # noqa: Y015
+
+@_typing.final
+class SetWorkspaceMfaPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MFA_REQUIRED_FIELD_NUMBER: _builtins.int
+    mfa_required: _builtins.bool
+    def __init__(
+        self,
+        *,
+        mfa_required: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mfa_required", b"mfa_required"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetWorkspaceMfaPolicyRequest: _TypeAlias = SetWorkspaceMfaPolicyRequest  # noqa: Y015
+
+@_typing.final
+class GetWorkspaceMfaPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkspaceMfaPolicyRequest: _TypeAlias = GetWorkspaceMfaPolicyRequest  # noqa: Y015
+
+@_typing.final
+class WorkspaceMfaPolicy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    MFA_REQUIRED_FIELD_NUMBER: _builtins.int
+    workspace_id: _builtins.str
+    mfa_required: _builtins.bool
+    def __init__(
+        self,
+        *,
+        workspace_id: _builtins.str = ...,
+        mfa_required: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mfa_required", b"mfa_required", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkspaceMfaPolicy: _TypeAlias = WorkspaceMfaPolicy  # noqa: Y015
+
+@_typing.final
+class AllowedNetwork(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    CIDR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    audience: Global___NetworkAudience.ValueType
+    cidr: _builtins.str
+    """Normalised CIDR, IPv4 or IPv6 ("10.0.0.0/8", "2001:db8::/32")."""
+    note: _builtins.str
+    workspace_id: _builtins.str
+    created_by: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        audience: Global___NetworkAudience.ValueType = ...,
+        cidr: _builtins.str = ...,
+        note: _builtins.str = ...,
+        workspace_id: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "cidr", b"cidr", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "note", b"note", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AllowedNetwork: _TypeAlias = AllowedNetwork  # noqa: Y015
+
+@_typing.final
+class AddAllowedNetworkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    CIDR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    audience: Global___NetworkAudience.ValueType
+    cidr: _builtins.str
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        audience: Global___NetworkAudience.ValueType = ...,
+        cidr: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "cidr", b"cidr", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAllowedNetworkRequest: _TypeAlias = AddAllowedNetworkRequest  # noqa: Y015
+
+@_typing.final
+class ListAllowedNetworksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    audience: Global___NetworkAudience.ValueType
+    """Unspecified: every audience of the scope."""
+    def __init__(
+        self,
+        *,
+        audience: Global___NetworkAudience.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAllowedNetworksRequest: _TypeAlias = ListAllowedNetworksRequest  # noqa: Y015
+
+@_typing.final
+class ListAllowedNetworksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedCompositeFieldContainer[Global___AllowedNetwork]: ...
+    def __init__(
+        self,
+        *,
+        networks: _abc.Iterable[Global___AllowedNetwork] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["networks", b"networks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAllowedNetworksResponse: _TypeAlias = ListAllowedNetworksResponse  # noqa: Y015
+
+@_typing.final
+class RemoveAllowedNetworkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAllowedNetworkRequest: _TypeAlias = RemoveAllowedNetworkRequest  # noqa: Y015
+
+@_typing.final
+class RemoveAllowedNetworkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAllowedNetworkResponse: _TypeAlias = RemoveAllowedNetworkResponse  # noqa: Y015

@@ -473,3 +473,954 @@ class ApiKeys:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class SsoStub:
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateSsoProvider = channel.unary_unary(
+                '/modelfleet.v1.Sso/CreateSsoProvider',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.CreateSsoProviderRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+                _registered_method=True)
+        self.UpdateSsoProvider = channel.unary_unary(
+                '/modelfleet.v1.Sso/UpdateSsoProvider',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.UpdateSsoProviderRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+                _registered_method=True)
+        self.DeleteSsoProvider = channel.unary_unary(
+                '/modelfleet.v1.Sso/DeleteSsoProvider',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderResponse.FromString,
+                _registered_method=True)
+        self.GetSsoProvider = channel.unary_unary(
+                '/modelfleet.v1.Sso/GetSsoProvider',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetSsoProviderRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+                _registered_method=True)
+        self.ListSsoProviders = channel.unary_unary(
+                '/modelfleet.v1.Sso/ListSsoProviders',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersResponse.FromString,
+                _registered_method=True)
+        self.StartSsoLogin = channel.unary_unary(
+                '/modelfleet.v1.Sso/StartSsoLogin',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginResponse.FromString,
+                _registered_method=True)
+        self.CompleteSsoLogin = channel.unary_unary(
+                '/modelfleet.v1.Sso/CompleteSsoLogin',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.CompleteSsoLoginRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.TokenPair.FromString,
+                _registered_method=True)
+        self.StartDeviceLogin = channel.unary_unary(
+                '/modelfleet.v1.Sso/StartDeviceLogin',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.FromString,
+                _registered_method=True)
+        self.PollDeviceLogin = channel.unary_unary(
+                '/modelfleet.v1.Sso/PollDeviceLogin',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.FromString,
+                _registered_method=True)
+
+
+class SsoServicer:
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    def CreateSsoProvider(self, request, context):
+        """System admins: the client secret is write-only (never in any response).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSsoProvider(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSsoProvider(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSsoProvider(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSsoProviders(self, request, context):
+        """Public: the enabled providers' names, for a sign-in screen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartSsoLogin(self, request, context):
+        """Public: the authorization URL to open in the system browser. The client makes the
+        PKCE verifier, keeps it, and sends only its S256 challenge here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteSsoLogin(self, request, context):
+        """Public: the code the loopback redirect received + the verifier -> hub tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartDeviceLogin(self, request, context):
+        """Public: device flow for headless clients.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PollDeviceLogin(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SsoServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateSsoProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSsoProvider,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.CreateSsoProviderRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.SerializeToString,
+            ),
+            'UpdateSsoProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSsoProvider,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.UpdateSsoProviderRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.SerializeToString,
+            ),
+            'DeleteSsoProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSsoProvider,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderResponse.SerializeToString,
+            ),
+            'GetSsoProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSsoProvider,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetSsoProviderRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.SerializeToString,
+            ),
+            'ListSsoProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSsoProviders,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersResponse.SerializeToString,
+            ),
+            'StartSsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartSsoLogin,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginResponse.SerializeToString,
+            ),
+            'CompleteSsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteSsoLogin,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.CompleteSsoLoginRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.TokenPair.SerializeToString,
+            ),
+            'StartDeviceLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartDeviceLogin,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.SerializeToString,
+            ),
+            'PollDeviceLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.PollDeviceLogin,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'modelfleet.v1.Sso', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('modelfleet.v1.Sso', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Sso:
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    @staticmethod
+    def CreateSsoProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/CreateSsoProvider',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.CreateSsoProviderRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSsoProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/UpdateSsoProvider',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.UpdateSsoProviderRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSsoProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/DeleteSsoProvider',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.DeleteSsoProviderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSsoProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/GetSsoProvider',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetSsoProviderRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.SsoProvider.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSsoProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/ListSsoProviders',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListSsoProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartSsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/StartSsoLogin',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartSsoLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteSsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/CompleteSsoLogin',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.CompleteSsoLoginRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.TokenPair.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartDeviceLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/StartDeviceLogin',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PollDeviceLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Sso/PollDeviceLogin',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MfaStub:
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetMfaStatus = channel.unary_unary(
+                '/modelfleet.v1.Mfa/GetMfaStatus',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetMfaStatusRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.FromString,
+                _registered_method=True)
+        self.EnrollTotp = channel.unary_unary(
+                '/modelfleet.v1.Mfa/EnrollTotp',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
+                _registered_method=True)
+        self.ConfirmTotp = channel.unary_unary(
+                '/modelfleet.v1.Mfa/ConfirmTotp',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.FromString,
+                _registered_method=True)
+        self.DisableTotp = channel.unary_unary(
+                '/modelfleet.v1.Mfa/DisableTotp',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.FromString,
+                _registered_method=True)
+        self.RegenerateRecoveryCodes = channel.unary_unary(
+                '/modelfleet.v1.Mfa/RegenerateRecoveryCodes',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.FromString,
+                _registered_method=True)
+        self.SetWorkspaceMfaPolicy = channel.unary_unary(
+                '/modelfleet.v1.Mfa/SetWorkspaceMfaPolicy',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SetWorkspaceMfaPolicyRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.FromString,
+                _registered_method=True)
+        self.GetWorkspaceMfaPolicy = channel.unary_unary(
+                '/modelfleet.v1.Mfa/GetWorkspaceMfaPolicy',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetWorkspaceMfaPolicyRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.FromString,
+                _registered_method=True)
+
+
+class MfaServicer:
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------
+
+    """
+
+    def GetMfaStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrollTotp(self, request, context):
+        """Starts (or restarts) an enrolment: a new secret, not active until confirmed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmTotp(self, request, context):
+        """Activates the secret with a current code; returns the recovery codes (shown once).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableTotp(self, request, context):
+        """Needs a current code or an unused recovery code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegenerateRecoveryCodes(self, request, context):
+        """Replaces every recovery code; needs a current code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetWorkspaceMfaPolicy(self, request, context):
+        """Workspace admins: members must have signed in with a second factor to act in it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkspaceMfaPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MfaServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetMfaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMfaStatus,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetMfaStatusRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.SerializeToString,
+            ),
+            'EnrollTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollTotp,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpResponse.SerializeToString,
+            ),
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.SerializeToString,
+            ),
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.DisableTotpRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.SerializeToString,
+            ),
+            'RegenerateRecoveryCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateRecoveryCodes,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RegenerateRecoveryCodesRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.SerializeToString,
+            ),
+            'SetWorkspaceMfaPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetWorkspaceMfaPolicy,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.SetWorkspaceMfaPolicyRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.SerializeToString,
+            ),
+            'GetWorkspaceMfaPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkspaceMfaPolicy,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetWorkspaceMfaPolicyRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'modelfleet.v1.Mfa', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('modelfleet.v1.Mfa', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Mfa:
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------
+
+    """
+
+    @staticmethod
+    def GetMfaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/GetMfaStatus',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetMfaStatusRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/EnrollTotp',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/ConfirmTotp',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/DisableTotp',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.MfaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateRecoveryCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/RegenerateRecoveryCodes',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.RegenerateRecoveryCodesRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.RecoveryCodes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetWorkspaceMfaPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/SetWorkspaceMfaPolicy',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.SetWorkspaceMfaPolicyRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkspaceMfaPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Mfa/GetWorkspaceMfaPolicy',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.GetWorkspaceMfaPolicyRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.WorkspaceMfaPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class NetworkPolicyStub:
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.AddAllowedNetwork = channel.unary_unary(
+                '/modelfleet.v1.NetworkPolicy/AddAllowedNetwork',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.AddAllowedNetworkRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.AllowedNetwork.FromString,
+                _registered_method=True)
+        self.ListAllowedNetworks = channel.unary_unary(
+                '/modelfleet.v1.NetworkPolicy/ListAllowedNetworks',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksResponse.FromString,
+                _registered_method=True)
+        self.RemoveAllowedNetwork = channel.unary_unary(
+                '/modelfleet.v1.NetworkPolicy/RemoveAllowedNetwork',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkResponse.FromString,
+                _registered_method=True)
+
+
+class NetworkPolicyServicer:
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    def AddAllowedNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllowedNetworks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveAllowedNetwork(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_NetworkPolicyServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'AddAllowedNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAllowedNetwork,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.AddAllowedNetworkRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.AllowedNetwork.SerializeToString,
+            ),
+            'ListAllowedNetworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllowedNetworks,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksResponse.SerializeToString,
+            ),
+            'RemoveAllowedNetwork': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveAllowedNetwork,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'modelfleet.v1.NetworkPolicy', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('modelfleet.v1.NetworkPolicy', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class NetworkPolicy:
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    @staticmethod
+    def AddAllowedNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.NetworkPolicy/AddAllowedNetwork',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.AddAllowedNetworkRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.AllowedNetwork.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllowedNetworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.NetworkPolicy/ListAllowedNetworks',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.ListAllowedNetworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveAllowedNetwork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.NetworkPolicy/RemoveAllowedNetwork',
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_auth__pb2.RemoveAllowedNetworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

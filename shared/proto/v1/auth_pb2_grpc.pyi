@@ -150,3 +150,297 @@ class ApiKeysServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.ApiKey, _abc.Awaitable[_auth_pb2.ApiKey]]: ...
 
 def add_ApiKeysServicer_to_server(servicer: ApiKeysServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class SsoStub:
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> SsoAsyncStub: ...
+    CreateSsoProvider: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateSsoProviderRequest, _auth_pb2.SsoProvider]
+    """System admins: the client secret is write-only (never in any response)."""
+    UpdateSsoProvider: _grpc.UnaryUnaryMultiCallable[_auth_pb2.UpdateSsoProviderRequest, _auth_pb2.SsoProvider]
+    DeleteSsoProvider: _grpc.UnaryUnaryMultiCallable[_auth_pb2.DeleteSsoProviderRequest, _auth_pb2.DeleteSsoProviderResponse]
+    GetSsoProvider: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetSsoProviderRequest, _auth_pb2.SsoProvider]
+    ListSsoProviders: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListSsoProvidersRequest, _auth_pb2.ListSsoProvidersResponse]
+    """Public: the enabled providers' names, for a sign-in screen."""
+    StartSsoLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartSsoLoginRequest, _auth_pb2.StartSsoLoginResponse]
+    """Public: the authorization URL to open in the system browser. The client makes the
+    PKCE verifier, keeps it, and sends only its S256 challenge here.
+    """
+    CompleteSsoLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteSsoLoginRequest, _auth_pb2.TokenPair]
+    """Public: the code the loopback redirect received + the verifier -> hub tokens."""
+    StartDeviceLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartDeviceLoginRequest, _auth_pb2.StartDeviceLoginResponse]
+    """Public: device flow for headless clients."""
+    PollDeviceLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.PollDeviceLoginResponse]
+
+@_typing.type_check_only
+class SsoAsyncStub(SsoStub):
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateSsoProvider: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateSsoProviderRequest, _auth_pb2.SsoProvider]  # type: ignore[assignment]
+    """System admins: the client secret is write-only (never in any response)."""
+    UpdateSsoProvider: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateSsoProviderRequest, _auth_pb2.SsoProvider]  # type: ignore[assignment]
+    DeleteSsoProvider: _aio.UnaryUnaryMultiCallable[_auth_pb2.DeleteSsoProviderRequest, _auth_pb2.DeleteSsoProviderResponse]  # type: ignore[assignment]
+    GetSsoProvider: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetSsoProviderRequest, _auth_pb2.SsoProvider]  # type: ignore[assignment]
+    ListSsoProviders: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListSsoProvidersRequest, _auth_pb2.ListSsoProvidersResponse]  # type: ignore[assignment]
+    """Public: the enabled providers' names, for a sign-in screen."""
+    StartSsoLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartSsoLoginRequest, _auth_pb2.StartSsoLoginResponse]  # type: ignore[assignment]
+    """Public: the authorization URL to open in the system browser. The client makes the
+    PKCE verifier, keeps it, and sends only its S256 challenge here.
+    """
+    CompleteSsoLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteSsoLoginRequest, _auth_pb2.TokenPair]  # type: ignore[assignment]
+    """Public: the code the loopback redirect received + the verifier -> hub tokens."""
+    StartDeviceLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartDeviceLoginRequest, _auth_pb2.StartDeviceLoginResponse]  # type: ignore[assignment]
+    """Public: device flow for headless clients."""
+    PollDeviceLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.PollDeviceLoginResponse]  # type: ignore[assignment]
+
+class SsoServicer(metaclass=_abc_1.ABCMeta):
+    """--- Single sign-on (OpenID Connect) ------------------------------------------------------
+
+    Identity providers are configured per hub by system administrators. People sign in with
+    the authorization code flow + PKCE through a loopback redirect (RFC 8252), or with the
+    device authorization flow (RFC 8628) where no browser is at hand; the hub validates the
+    provider's ID token and issues its own tokens exactly as for a password sign-in.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateSsoProvider(
+        self,
+        request: _auth_pb2.CreateSsoProviderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.SsoProvider, _abc.Awaitable[_auth_pb2.SsoProvider]]:
+        """System admins: the client secret is write-only (never in any response)."""
+
+    @_abc_1.abstractmethod
+    def UpdateSsoProvider(
+        self,
+        request: _auth_pb2.UpdateSsoProviderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.SsoProvider, _abc.Awaitable[_auth_pb2.SsoProvider]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteSsoProvider(
+        self,
+        request: _auth_pb2.DeleteSsoProviderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.DeleteSsoProviderResponse, _abc.Awaitable[_auth_pb2.DeleteSsoProviderResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetSsoProvider(
+        self,
+        request: _auth_pb2.GetSsoProviderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.SsoProvider, _abc.Awaitable[_auth_pb2.SsoProvider]]: ...
+
+    @_abc_1.abstractmethod
+    def ListSsoProviders(
+        self,
+        request: _auth_pb2.ListSsoProvidersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListSsoProvidersResponse, _abc.Awaitable[_auth_pb2.ListSsoProvidersResponse]]:
+        """Public: the enabled providers' names, for a sign-in screen."""
+
+    @_abc_1.abstractmethod
+    def StartSsoLogin(
+        self,
+        request: _auth_pb2.StartSsoLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.StartSsoLoginResponse, _abc.Awaitable[_auth_pb2.StartSsoLoginResponse]]:
+        """Public: the authorization URL to open in the system browser. The client makes the
+        PKCE verifier, keeps it, and sends only its S256 challenge here.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteSsoLogin(
+        self,
+        request: _auth_pb2.CompleteSsoLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.TokenPair, _abc.Awaitable[_auth_pb2.TokenPair]]:
+        """Public: the code the loopback redirect received + the verifier -> hub tokens."""
+
+    @_abc_1.abstractmethod
+    def StartDeviceLogin(
+        self,
+        request: _auth_pb2.StartDeviceLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.StartDeviceLoginResponse, _abc.Awaitable[_auth_pb2.StartDeviceLoginResponse]]:
+        """Public: device flow for headless clients."""
+
+    @_abc_1.abstractmethod
+    def PollDeviceLogin(
+        self,
+        request: _auth_pb2.PollDeviceLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.PollDeviceLoginResponse, _abc.Awaitable[_auth_pb2.PollDeviceLoginResponse]]: ...
+
+def add_SsoServicer_to_server(servicer: SsoServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MfaStub:
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------"""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MfaAsyncStub: ...
+    GetMfaStatus: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetMfaStatusRequest, _auth_pb2.MfaStatus]
+    EnrollTotp: _grpc.UnaryUnaryMultiCallable[_auth_pb2.EnrollTotpRequest, _auth_pb2.EnrollTotpResponse]
+    """Starts (or restarts) an enrolment: a new secret, not active until confirmed."""
+    ConfirmTotp: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ConfirmTotpRequest, _auth_pb2.RecoveryCodes]
+    """Activates the secret with a current code; returns the recovery codes (shown once)."""
+    DisableTotp: _grpc.UnaryUnaryMultiCallable[_auth_pb2.DisableTotpRequest, _auth_pb2.MfaStatus]
+    """Needs a current code or an unused recovery code."""
+    RegenerateRecoveryCodes: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RegenerateRecoveryCodesRequest, _auth_pb2.RecoveryCodes]
+    """Replaces every recovery code; needs a current code."""
+    SetWorkspaceMfaPolicy: _grpc.UnaryUnaryMultiCallable[_auth_pb2.SetWorkspaceMfaPolicyRequest, _auth_pb2.WorkspaceMfaPolicy]
+    """Workspace admins: members must have signed in with a second factor to act in it."""
+    GetWorkspaceMfaPolicy: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetWorkspaceMfaPolicyRequest, _auth_pb2.WorkspaceMfaPolicy]
+
+@_typing.type_check_only
+class MfaAsyncStub(MfaStub):
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------"""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetMfaStatus: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetMfaStatusRequest, _auth_pb2.MfaStatus]  # type: ignore[assignment]
+    EnrollTotp: _aio.UnaryUnaryMultiCallable[_auth_pb2.EnrollTotpRequest, _auth_pb2.EnrollTotpResponse]  # type: ignore[assignment]
+    """Starts (or restarts) an enrolment: a new secret, not active until confirmed."""
+    ConfirmTotp: _aio.UnaryUnaryMultiCallable[_auth_pb2.ConfirmTotpRequest, _auth_pb2.RecoveryCodes]  # type: ignore[assignment]
+    """Activates the secret with a current code; returns the recovery codes (shown once)."""
+    DisableTotp: _aio.UnaryUnaryMultiCallable[_auth_pb2.DisableTotpRequest, _auth_pb2.MfaStatus]  # type: ignore[assignment]
+    """Needs a current code or an unused recovery code."""
+    RegenerateRecoveryCodes: _aio.UnaryUnaryMultiCallable[_auth_pb2.RegenerateRecoveryCodesRequest, _auth_pb2.RecoveryCodes]  # type: ignore[assignment]
+    """Replaces every recovery code; needs a current code."""
+    SetWorkspaceMfaPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.SetWorkspaceMfaPolicyRequest, _auth_pb2.WorkspaceMfaPolicy]  # type: ignore[assignment]
+    """Workspace admins: members must have signed in with a second factor to act in it."""
+    GetWorkspaceMfaPolicy: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetWorkspaceMfaPolicyRequest, _auth_pb2.WorkspaceMfaPolicy]  # type: ignore[assignment]
+
+class MfaServicer(metaclass=_abc_1.ABCMeta):
+    """--- Multi-factor authentication (TOTP, RFC 6238) -----------------------------------------"""
+
+    @_abc_1.abstractmethod
+    def GetMfaStatus(
+        self,
+        request: _auth_pb2.GetMfaStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.MfaStatus, _abc.Awaitable[_auth_pb2.MfaStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def EnrollTotp(
+        self,
+        request: _auth_pb2.EnrollTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.EnrollTotpResponse, _abc.Awaitable[_auth_pb2.EnrollTotpResponse]]:
+        """Starts (or restarts) an enrolment: a new secret, not active until confirmed."""
+
+    @_abc_1.abstractmethod
+    def ConfirmTotp(
+        self,
+        request: _auth_pb2.ConfirmTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RecoveryCodes, _abc.Awaitable[_auth_pb2.RecoveryCodes]]:
+        """Activates the secret with a current code; returns the recovery codes (shown once)."""
+
+    @_abc_1.abstractmethod
+    def DisableTotp(
+        self,
+        request: _auth_pb2.DisableTotpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.MfaStatus, _abc.Awaitable[_auth_pb2.MfaStatus]]:
+        """Needs a current code or an unused recovery code."""
+
+    @_abc_1.abstractmethod
+    def RegenerateRecoveryCodes(
+        self,
+        request: _auth_pb2.RegenerateRecoveryCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RecoveryCodes, _abc.Awaitable[_auth_pb2.RecoveryCodes]]:
+        """Replaces every recovery code; needs a current code."""
+
+    @_abc_1.abstractmethod
+    def SetWorkspaceMfaPolicy(
+        self,
+        request: _auth_pb2.SetWorkspaceMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.WorkspaceMfaPolicy, _abc.Awaitable[_auth_pb2.WorkspaceMfaPolicy]]:
+        """Workspace admins: members must have signed in with a second factor to act in it."""
+
+    @_abc_1.abstractmethod
+    def GetWorkspaceMfaPolicy(
+        self,
+        request: _auth_pb2.GetWorkspaceMfaPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.WorkspaceMfaPolicy, _abc.Awaitable[_auth_pb2.WorkspaceMfaPolicy]]: ...
+
+def add_MfaServicer_to_server(servicer: MfaServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class NetworkPolicyStub:
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> NetworkPolicyAsyncStub: ...
+    AddAllowedNetwork: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AddAllowedNetworkRequest, _auth_pb2.AllowedNetwork]
+    ListAllowedNetworks: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListAllowedNetworksRequest, _auth_pb2.ListAllowedNetworksResponse]
+    RemoveAllowedNetwork: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RemoveAllowedNetworkRequest, _auth_pb2.RemoveAllowedNetworkResponse]
+
+@_typing.type_check_only
+class NetworkPolicyAsyncStub(NetworkPolicyStub):
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    AddAllowedNetwork: _aio.UnaryUnaryMultiCallable[_auth_pb2.AddAllowedNetworkRequest, _auth_pb2.AllowedNetwork]  # type: ignore[assignment]
+    ListAllowedNetworks: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListAllowedNetworksRequest, _auth_pb2.ListAllowedNetworksResponse]  # type: ignore[assignment]
+    RemoveAllowedNetwork: _aio.UnaryUnaryMultiCallable[_auth_pb2.RemoveAllowedNetworkRequest, _auth_pb2.RemoveAllowedNetworkResponse]  # type: ignore[assignment]
+
+class NetworkPolicyServicer(metaclass=_abc_1.ABCMeta):
+    """--- Network policy (IP allow-lists) ------------------------------------------------------
+
+    With `x-modelfleet-workspace`: that workspace's lists (its admins). Without: the hub's
+    list for agents (system admins). An empty list allows every address.
+    """
+
+    @_abc_1.abstractmethod
+    def AddAllowedNetwork(
+        self,
+        request: _auth_pb2.AddAllowedNetworkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.AllowedNetwork, _abc.Awaitable[_auth_pb2.AllowedNetwork]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAllowedNetworks(
+        self,
+        request: _auth_pb2.ListAllowedNetworksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListAllowedNetworksResponse, _abc.Awaitable[_auth_pb2.ListAllowedNetworksResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RemoveAllowedNetwork(
+        self,
+        request: _auth_pb2.RemoveAllowedNetworkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RemoveAllowedNetworkResponse, _abc.Awaitable[_auth_pb2.RemoveAllowedNetworkResponse]]: ...
+
+def add_NetworkPolicyServicer_to_server(servicer: NetworkPolicyServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
