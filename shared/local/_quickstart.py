@@ -8,26 +8,25 @@ flowing — with a drifting phase and feedback labels — so every page has live
 from __future__ import annotations
 
 import http.client
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
-from modelfleet.client import HubClient
 from modelfleet.local._events import DONE, FAILED, STARTED, OnStep, Reporter
 from modelfleet.local._fraud import FEATURES
 from modelfleet.local._record import StackInfo
 from modelfleet.local._stack import LocalStack
 from modelfleet.local._traffic import TrafficGenerator, TrafficPlan, example_row
-from modelfleet.local._train import train
+from modelfleet.local._train import EXPERIMENT, PARAMS, TAGS, train
+from modelfleet.sdk import log_model, start_run
 
 MODEL = "card-fraud"
 DEPLOYMENT = "card-fraud"
 ALIAS = "champion"
 DEPLOY_TIMEOUT_S = 90.0
+DESCRIPTION = "Quick Start: fraud classifier on synthetic card transactions"
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,21 @@ class QuickStart:
             with self.stack.connect() as client:
                 step = "train"
                 report(step, STARTED, "training a fraud classifier on synthetic transactions")
-                trained = train(client, cancelled=self._cancel.is_set)
-                auc = trained.metrics.get("val_auc", float("nan"))
-                report(step, DONE, f"run {trained.run_id[:8]} logged (validation AUC {auc:.3f})")
-                step = "register"
-                report(step, STARTED, "converting to ONNX and registering with a profile")
-                version = _register(client, trained.pipeline, trained.x_train, trained.run_id)
+                with start_run(
+                    EXPERIMENT, name="sgd-seed0", params={**PARAMS, "seed": 0}, tags=TAGS,
+                    client=client,
+                ) as run:  # fmt: skip
+                    trained = train(run, cancelled=self._cancel.is_set)
+                    auc = trained.metrics["val_auc"]
+                    report(step, DONE, f"run {run.id[:8]} logged (validation AUC {auc:.3f})")
+                    step = "register"
+                    report(step, STARTED, "converting to ONNX and registering with a profile")
+                    version = log_model(
+                        trained.pipeline, MODEL, sample_input=trained.x_validation,
+                        reference_data=trained.x_train, feature_names=FEATURES, alias=ALIAS,
+                        run=run, description=DESCRIPTION,
+                    ).version  # fmt: skip
+                run_id = run.id
                 report(step, DONE, f"{MODEL} version {version} is the {ALIAS}")
                 step = "deploy"
                 report(step, STARTED, f"deploying {MODEL}@{ALIAS} to '{info.environment}'")
@@ -122,7 +130,7 @@ class QuickStart:
             self.stop()
             raise
         self.result = QuickStartResult(
-            run_id=trained.run_id,
+            run_id=run_id,
             model=MODEL,
             version=version,
             alias=ALIAS,
@@ -163,25 +171,6 @@ class QuickStart:
                 raise RuntimeError(f"the deployment refuses requests: {stats.last_error}")
             time.sleep(0.02)
         raise InterruptedError("Quick Start cancelled")
-
-
-def _register(client: HubClient, pipeline: object, x_train: object, run_id: str) -> int:
-    """Convert (checked against scikit-learn), profile the training data, upload, register."""
-    from modelfleet.convert import to_onnx
-    from modelfleet.profile import compute_profile
-
-    converted = to_onnx(pipeline, x_train, feature_names=FEATURES, name=MODEL)
-    profile = orjson.dumps(compute_profile(x_train, FEATURES).to_dict()).decode()
-    with tempfile.TemporaryDirectory(prefix="modelfleet-quickstart-") as folder:
-        path = Path(folder) / "model.onnx"
-        path.write_bytes(converted.onnx_bytes)
-        version = client.push_model(
-            path, MODEL, aliases=[ALIAS], feature_names=FEATURES,
-            reference_profile_json=profile, source_run_id=run_id,
-            description="Quick Start: fraud classifier on synthetic card transactions",
-            tags={"source": "quickstart"},
-        )  # fmt: skip
-    return version.version
 
 
 def _http_status(port: int, path: str) -> int:

@@ -81,7 +81,6 @@ def watch(
     metadata = (("authorization", f"Bearer {token}"),)
     with grpc.insecure_channel(grpc_target) as channel:
         stub = agent_pb2_grpc.MetricsStub(channel)
-        segment = 0
         while not stop.is_set():
             call = stub.WatchMetrics(
                 agent_pb2.WatchMetricsRequest(interval_ms=interval_ms, models=[deployment]),
@@ -94,10 +93,9 @@ def watch(
             stop_listener.start()
             try:
                 for index, snapshot in enumerate(call):
-                    # A new call's first snapshot has no previous one to measure rates from.
-                    if index or not segment:
+                    # A call's first snapshot has no previous one to measure rates from.
+                    if index:
                         yield summarise(snapshot, deployment)
             except grpc.RpcError as exc:
                 if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
                     raise
-            segment += 1

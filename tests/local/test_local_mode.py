@@ -119,6 +119,7 @@ def test_quick_start_end_to_end(stack: LocalStack, record_property: pytest.Recor
             assert champion.version == result.version and ALIAS in champion.aliases
             assert champion.source_run_id == result.run_id
             assert champion.reference_profile_json
+            assert champion.metrics["val_auc"] == run.metrics["val_auc"].last  # via log_model
             assert champion.signature.feature_names[0] == "amount"
             # The deployment: the champion, applied by the local agent.
             deployment = client.get_deployment(DEPLOYMENT, "local")
