@@ -49,6 +49,8 @@ class Case:
     role: int = 0
     api_keys: bool = True
     agents: bool = False
+    # Without a workspace header the call is hub-wide (system administrators only).
+    hub_wide: bool = False
 
 
 def public(request: Message) -> Case:
@@ -69,18 +71,24 @@ def ws(
     *,
     api_keys: bool = True,
     agents: bool = False,
+    hub_wide: bool = False,
 ) -> Case:
-    return Case(WORKSPACE, request, role, api_keys, agents)
+    return Case(WORKSPACE, request, role, api_keys, agents, hub_wide)
 
 
 def agent_only(request: Message | list[Message]) -> Case:
     return Case(AGENT, request, api_keys=False, agents=True)
 
 
-def allowed(case: Case, caller: str, own: bool) -> bool:
-    """Whether `caller` gets past the permission check, calling into its own workspace or not."""
+def allowed(case: Case, caller: str, scope: str) -> bool:
+    """Whether `caller` gets past the permission check.
+
+    `scope` is where the call names: "own" (the caller's workspace), "foreign" (another
+    one) or "hub" (no workspace header; walked for hub-wide cases only).
+    """
     if caller == "agent":
-        # An agent always acts in its own workspace; the header does not move it.
+        # A certificate makes the caller an agent and nothing else (not even for public
+        # methods); it acts in its own workspace whatever the header names.
         return case.agents
     if case.kind == PUBLIC:
         return True
@@ -91,11 +99,11 @@ def allowed(case: Case, caller: str, own: bool) -> bool:
         return False
     if case.kind == SIGNED_IN:
         return True
-    if case.kind == SYSADMIN:
+    if case.kind == SYSADMIN or scope == "hub":
         return caller == "sysadmin"
     if caller == "sysadmin":
         return True
-    return own and RANKS[caller.removeprefix("key:")] >= case.role
+    return scope == "own" and RANKS[caller.removeprefix("key:")] >= case.role
 
 
 NO_ID = "0" * 32
@@ -133,8 +141,8 @@ CASES: dict[str, Case] = {
         workspaces_pb2.SetMemberRequest(user="nobody", role=VIEWER),
     ),
     "Workspaces/RemoveMember": ws(ADMIN, workspaces_pb2.RemoveMemberRequest(user="nobody")),
-    "Audit/QueryAudit": ws(ADMIN, audit_pb2.QueryAuditRequest()),
-    "Audit/ExportAudit": ws(ADMIN, audit_pb2.ExportAuditRequest(format="xml")),
+    "Audit/QueryAudit": ws(ADMIN, audit_pb2.QueryAuditRequest(), hub_wide=True),
+    "Audit/ExportAudit": ws(ADMIN, audit_pb2.ExportAuditRequest(format="xml"), hub_wide=True),
     "Audit/VerifyAudit": sysadmin(audit_pb2.VerifyAuditRequest()),
     "Artifacts/StartUpload": ws(DEVELOPER, artifacts_pb2.StartUploadRequest()),
     "Artifacts/Upload": ws(DEVELOPER, [artifacts_pb2.UploadChunk(upload_id=NO_ID)]),
@@ -247,4 +255,39 @@ CASES: dict[str, Case] = {
     "Channels/DeleteChannel": ws(ADMIN, alerts_pb2.DeleteChannelRequest(channel="nothing")),
     "Channels/TestChannel": ws(DEVELOPER, alerts_pb2.TestChannelRequest(channel="nothing")),
     "Channels/ListDeliveries": ws(VIEWER, alerts_pb2.ListDeliveriesRequest()),
+    "Sso/CreateSsoProvider": sysadmin(auth_pb2.CreateSsoProviderRequest()),
+    "Sso/UpdateSsoProvider": sysadmin(auth_pb2.UpdateSsoProviderRequest(provider="nothing")),
+    "Sso/DeleteSsoProvider": sysadmin(auth_pb2.DeleteSsoProviderRequest(provider="nothing")),
+    "Sso/GetSsoProvider": sysadmin(auth_pb2.GetSsoProviderRequest(provider="nothing")),
+    # Signing in is public like Login; these requests fail validation before any provider
+    # is contacted.
+    "Sso/ListSsoProviders": public(auth_pb2.ListSsoProvidersRequest()),
+    "Sso/StartSsoLogin": public(auth_pb2.StartSsoLoginRequest()),
+    "Sso/CompleteSsoLogin": public(auth_pb2.CompleteSsoLoginRequest()),
+    "Sso/StartDeviceLogin": public(auth_pb2.StartDeviceLoginRequest(provider="nothing")),
+    "Sso/PollDeviceLogin": public(auth_pb2.PollDeviceLoginRequest()),
+    # A person's own second factor: never an API key's business.
+    "Mfa/GetMfaStatus": signed_in(auth_pb2.GetMfaStatusRequest(), api_keys=False),
+    # The one case that writes: a pending enrolment of the caller, inactive until confirmed.
+    "Mfa/EnrollTotp": signed_in(auth_pb2.EnrollTotpRequest(), api_keys=False),
+    "Mfa/ConfirmTotp": signed_in(auth_pb2.ConfirmTotpRequest(), api_keys=False),
+    "Mfa/DisableTotp": signed_in(auth_pb2.DisableTotpRequest(), api_keys=False),
+    "Mfa/RegenerateRecoveryCodes": signed_in(
+        auth_pb2.RegenerateRecoveryCodesRequest(), api_keys=False
+    ),
+    # Setting "not required" where nothing is required changes nothing.
+    "Mfa/SetWorkspaceMfaPolicy": ws(
+        ADMIN, auth_pb2.SetWorkspaceMfaPolicyRequest(mfa_required=False), api_keys=False
+    ),
+    "Mfa/GetWorkspaceMfaPolicy": ws(VIEWER, auth_pb2.GetWorkspaceMfaPolicyRequest()),
+    # Without a workspace these are the agents' hub-wide list.
+    "NetworkPolicy/AddAllowedNetwork": ws(
+        ADMIN, auth_pb2.AddAllowedNetworkRequest(), api_keys=False, hub_wide=True
+    ),
+    "NetworkPolicy/ListAllowedNetworks": ws(
+        ADMIN, auth_pb2.ListAllowedNetworksRequest(), api_keys=False, hub_wide=True
+    ),
+    "NetworkPolicy/RemoveAllowedNetwork": ws(
+        ADMIN, auth_pb2.RemoveAllowedNetworkRequest(id=NO_ID), api_keys=False, hub_wide=True
+    ),
 }

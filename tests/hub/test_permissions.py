@@ -147,12 +147,12 @@ def test_permission_matrix(hubs: tuple[Hub, FleetHub]) -> None:
             method = PACKAGE + name
             for caller in CALLERS:
                 channel = agent_channel if caller == "agent" else hub.channel
-                for workspace, is_own in ((own, True), (foreign, False)):
-                    code = invoke(
-                        channel, method, case.request, hub.md(credentials[caller], workspace)
-                    )
-                    expected = allowed(case, caller, is_own)
-                    where = f"{name} {caller} {workspace}"
+                scopes = [("own", own), ("foreign", foreign)]
+                for scope, workspace in scopes + [("hub", None)] * case.hub_wide:
+                    md = hub.md(credentials[caller], workspace)
+                    code = invoke(channel, method, case.request, md)
+                    expected = allowed(case, caller, scope)
+                    where = f"{name} {caller} {scope}"
                     if code not in (ADMITTED if expected else REFUSED):
                         verdict = "admitted" if expected else "refused"
                         failures.append(f"{where}: {code.name}, expected {verdict}")
@@ -166,5 +166,5 @@ def test_permission_matrix(hubs: tuple[Hub, FleetHub]) -> None:
                         hub.state.authenticator.workspaces_changed()
     assert not failures, "\n".join(failures)
     # The agent's refusals are recorded as the agent's, not as an anonymous caller's.
-    agent_refusals = 2 * sum(not case.agents for case in CASES.values())
+    agent_refusals = sum((2 + case.hub_wide) * (not case.agents) for case in CASES.values())
     assert hub.audit_count(outcome="denied", actor_kind="agent") == agent_refusals
