@@ -9,24 +9,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from modelfleet.onnxinfo import ModelRefused, UnsafeArchive, inspect_model, safe_extract
-
-
-def _identity(elem: int = TensorProto.FLOAT, op: str = "Identity") -> onnx.ModelProto:
-    graph = helper.make_graph(
-        [helper.make_node(op, ["x"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", elem, [1])],
-        [helper.make_tensor_value_info("y", elem, [1])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+from tests.security.onnxgraphs import external, identity
 
 
 def _not_utf8(model: onnx.ModelProto, marker: bytes) -> bytes:
@@ -38,19 +25,7 @@ def _not_utf8(model: onnx.ModelProto, marker: bytes) -> bytes:
 
 def test_external_location_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     # Was: TypeError in check_location_syntax (protobuf returns bytes for such proto2 strings).
-    weight = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "w")
-    weight.ClearField("raw_data")
-    weight.data_location = TensorProto.EXTERNAL
-    weight.external_data.add(key="location", value="weights-Z.bin")
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
-        initializer=[weight],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    data = _not_utf8(model, b"weights-Z")
+    data = _not_utf8(external("weights-Z.bin"), b"weights-Z")
     for folder in (tmp_path, None):
         with pytest.raises(ModelRefused) as refused:
             inspect_model(data, folder=folder)
@@ -61,18 +36,18 @@ def test_external_location_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
 def test_unknown_element_type_is_refused() -> None:
     # Was: ValueError from TensorProto.DataType.Name (the checker accepts any integer).
     with pytest.raises(ModelRefused) as refused:
-        inspect_model(_identity(elem=999).SerializeToString())
+        inspect_model(identity(elem=999).SerializeToString())
     assert refused.value.field == "elem_type"
 
 
 def test_operator_name_that_is_not_utf8_is_refused() -> None:
     # Was: UnicodeDecodeError out of onnx.checker.check_model.
     with pytest.raises(ModelRefused, match="not valid UTF-8"):
-        inspect_model(_not_utf8(_identity(op="IdentityZ"), b"IdentityZ"))
+        inspect_model(_not_utf8(identity(op="IdentityZ"), b"IdentityZ"))
 
 
 def test_graph_input_name_that_is_not_utf8_is_refused() -> None:
-    model = _identity()
+    model = identity()
     model.graph.input[0].name = "xZ"
     model.graph.node[0].input[0] = "xZ"
     data = model.SerializeToString().replace(b"xZ", b"x\xff")

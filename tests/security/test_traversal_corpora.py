@@ -19,10 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from modelfleet.agent.node.errors import InvalidInput, NotFound, ServingError
 from modelfleet.agent.node.metrics import MetricsRegistry
@@ -32,6 +30,7 @@ from modelfleet.onnxinfo import ModelRefused, UnsafeArchive, inspect_model, safe
 from modelfleet.proto.v1 import registry_pb2, registry_pb2_grpc
 from modelfleet.proto.v1 import tracking_pb2 as pb
 from tests.modelzoo import identity_model
+from tests.security.onnxgraphs import external
 from tests.security.traversal import TRAVERSAL, climbs
 
 # tracking's fixture (hub on SQLite and PostgreSQL) is shared with the tracking tests.
@@ -110,23 +109,6 @@ def _read_back(archive: Path, kind: str) -> str:
 # -- ONNX external data ------------------------------------------------------------------
 
 
-def _external_model(location: str) -> bytes:
-    weight = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "w")
-    weight.ClearField("raw_data")
-    weight.data_location = TensorProto.EXTERNAL
-    weight.external_data.add(key="location", value=location)
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
-        initializer=[weight],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
 def test_external_data_locations(tmp_path: Path) -> None:
     folder = tmp_path / "a" / "model"
     folder.mkdir(parents=True)
@@ -136,7 +118,7 @@ def test_external_data_locations(tmp_path: Path) -> None:
     for name in TRAVERSAL:
         for base in (folder, None):
             try:
-                signature = inspect_model(_external_model(name), folder=base)
+                signature = inspect_model(external(name).SerializeToString(), folder=base)
             except ModelRefused as exc:
                 assert "external_data" in exc.field, (name, exc.field)
                 continue
