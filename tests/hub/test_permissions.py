@@ -78,9 +78,11 @@ def served_methods(channel: grpc.Channel) -> set[str]:
         for service in importlib.import_module(info.name).DESCRIPTOR.services_by_name.values():
             for desc in service.methods:
                 method = f"/{service.full_name}/{desc.name}"
-                empty: Any = [] if desc.client_streaming else None
-                if empty is None:
-                    empty = message_factory.GetMessageClass(desc.input_type)()
+                empty: Message | list[Message] = (
+                    []
+                    if desc.client_streaming
+                    else message_factory.GetMessageClass(desc.input_type)()
+                )
                 if invoke(channel, method, empty, []) is not grpc.StatusCode.UNIMPLEMENTED:
                     served.add(method)
     return served
