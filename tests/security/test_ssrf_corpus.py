@@ -1,8 +1,9 @@
-"""SSRF corpus against the hub's only outbound URL input today: alert channel destinations
-(webhook, Slack, Teams URLs), parsed by check_url and resolved through OutboundPolicy --
-the same calls the channel servicer makes at creation and the delivery client at send
-time. Every URL here aims at the hub itself, its network or a cloud metadata service and
-must be refused. (Names resolve through the system resolver: only /etc/hosts answers here.)
+"""SSRF corpus against the hub's outbound URL inputs: alert channel destinations (webhook,
+Slack, Teams URLs: check_url + OutboundPolicy, as the channel servicer and the delivery
+client call them) and identity-provider URLs (IdpHttp, which fetches OIDC discovery, JWKS
+and token endpoints). Every URL here aims at the hub itself, its network or a cloud
+metadata service and must be refused before any connection. (Names resolve through the
+system resolver: only /etc/hosts answers here.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import pytest
 
 from modelfleet.agent.hub.alerts.outbound import OutboundPolicy, OutboundRefused, check_url
+from modelfleet.agent.hub.sso.http import IdpError, IdpHttp
 
 SSRF_URLS = [
     "http://127.0.0.1/", "https://127.0.0.1:8443/hook", "http://localhost/", "http://LOCALHOST./",
@@ -48,6 +50,14 @@ def _outcome(url: str) -> str:
 @pytest.mark.parametrize("url", SSRF_URLS)
 def test_internal_destinations_are_refused(url: str) -> None:
     assert _outcome(url) == "refused"
+
+
+@pytest.mark.parametrize("url", SSRF_URLS)
+def test_identity_provider_urls_are_refused(url: str) -> None:
+    with pytest.raises(IdpError) as refused:
+        asyncio.run(IdpHttp(OutboundPolicy(), timeout=2.0).get_json(url, what="issuer"))
+    # Refused by the policy, not after trying to connect.
+    assert "cannot reach" not in str(refused.value) and "did not answer" not in str(refused.value)
 
 
 def test_refusal_names_the_host_not_the_url() -> None:
