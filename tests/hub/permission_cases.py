@@ -139,8 +139,11 @@ CASES: dict[str, Case] = {
     "Workspaces/SetMember": ws(
         ADMIN,
         workspaces_pb2.SetMemberRequest(user="nobody", role=VIEWER),
+        api_keys=False,
     ),
-    "Workspaces/RemoveMember": ws(ADMIN, workspaces_pb2.RemoveMemberRequest(user="nobody")),
+    "Workspaces/RemoveMember": ws(
+        ADMIN, workspaces_pb2.RemoveMemberRequest(user="nobody"), api_keys=False
+    ),
     "Audit/QueryAudit": ws(ADMIN, audit_pb2.QueryAuditRequest(), hub_wide=True),
     "Audit/ExportAudit": ws(ADMIN, audit_pb2.ExportAuditRequest(format="xml"), hub_wide=True),
     "Audit/VerifyAudit": sysadmin(audit_pb2.VerifyAuditRequest()),

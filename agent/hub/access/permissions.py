@@ -111,8 +111,9 @@ PERMISSIONS: dict[str, Permission] = {
     f"{_V1}Workspaces/RenameWorkspace": _in_workspace(Role.ADMIN, mutating=True),
     f"{_V1}Workspaces/ArchiveWorkspace": _in_workspace(Role.ADMIN, mutating=True),
     f"{_V1}Workspaces/ListMembers": _in_workspace(Role.VIEWER),
-    f"{_V1}Workspaces/SetMember": _in_workspace(Role.ADMIN, mutating=True),
-    f"{_V1}Workspaces/RemoveMember": _in_workspace(Role.ADMIN, mutating=True),
+    # Membership is account administration: a leaked CI key must not make anyone an admin.
+    f"{_V1}Workspaces/SetMember": _in_workspace(Role.ADMIN, mutating=True, api_keys=False),
+    f"{_V1}Workspaces/RemoveMember": _in_workspace(Role.ADMIN, mutating=True, api_keys=False),
     f"{_V1}Audit/QueryAudit": _in_workspace(Role.ADMIN, header=WorkspaceHeader.OPTIONAL),
     # An export takes the log out of the hub, so it leaves a trace of its own.
     f"{_V1}Audit/ExportAudit": _in_workspace(
