@@ -223,3 +223,32 @@ def test_device_flow(sso_hub: Hub, oidc_provider: OidcProvider) -> None:
     assert done.status == auth_pb2.DEVICE_LOGIN_COMPLETE
     assert done.tokens.principal.username == "hank"
     _refused(lambda: stub.PollDeviceLogin(poll), grpc.StatusCode.UNAUTHENTICATED, "already")
+
+
+def test_client_secret_is_write_only_and_sealed(sso_hub: Hub, oidc_provider: OidcProvider) -> None:
+    from modelfleet.agent.hub.db.security_models import SsoProviderRow
+
+    secret = oidc_provider.client_secret.encode()
+    created = add_provider(sso_hub, oidc_provider, "sealed")
+    stub = sso_stub(sso_hub)
+    got = stub.GetSsoProvider(
+        auth_pb2.GetSsoProviderRequest(provider="sealed"), metadata=sso_hub.admin_md()
+    )
+    updated = stub.UpdateSsoProvider(
+        auth_pb2.UpdateSsoProviderRequest(provider="sealed", spec=got.spec),
+        metadata=sso_hub.admin_md(),
+    )
+    listed = stub.ListSsoProviders(auth_pb2.ListSsoProvidersRequest())
+    for message in (created, got, updated, listed):
+        assert secret not in message.SerializeToString()
+    assert created.has_client_secret and updated.has_client_secret  # kept when not resent
+    with sso_hub.engine.connect() as conn:
+        sealed = conn.execute(
+            select(SsoProviderRow.client_secret_sealed).where(SsoProviderRow.name == "sealed")
+        ).scalar_one()
+        audit = "\n".join(str(tuple(r)) for r in conn.exec_driver_sql("SELECT * FROM audit_events"))
+    assert sealed is not None and secret not in sealed
+    assert oidc_provider.client_secret not in audit
+    assert sso_hub.state.secrets is not None
+    opened = sso_hub.state.secrets.open(sealed, f"sso_provider:{created.id}")
+    assert opened == oidc_provider.client_secret

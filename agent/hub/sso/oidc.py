@@ -80,9 +80,9 @@ class OidcDirectory:
                 if not self._fresh(entry):
                     await self._fetch_keys(entry, meta.jwks_uri)
         key = _pick(entry.keys, kid)
-        if key is None and self._may_force(entry):
+        if key is None:
+            # Wait for a fetch in flight: it may bring the key (a rotation seen by many).
             async with entry.lock:
-                # Whoever held the lock first may already have brought the key in.
                 if _pick(entry.keys, kid) is None and self._may_force(entry):
                     entry.forced_at = self._clock()
                     await self._fetch_keys(entry, meta.jwks_uri)
