@@ -8,6 +8,7 @@ table model only indexes lists when Qt paints.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -24,6 +25,7 @@ ENTITIES = ("metrics", "params", "tags")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_\-./]+$")
 # Columns a first page may add beyond the fixed ones: wide tables stay cheap to paint.
 MAX_KEY_COLUMNS = 40
+YIELD_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,12 @@ def search_page(
         page_size=page_size, page_token=page_token, workspace=workspace,
     )  # fmt: skip
     chosen = columns if columns is not None else columns_for(page.runs)
-    cells = [tuple(column.cell(run) for column in chosen) for run in page.runs]
+    cells: list[tuple[str, ...]] = []
+    for start in range(0, len(page.runs), YIELD_EVERY):
+        # Let a waiting GUI thread take the GIL now rather than after the switch interval.
+        time.sleep(0)
+        chunk = page.runs[start : start + YIELD_EVERY]
+        cells.extend(tuple(column.cell(run) for column in chosen) for run in chunk)
     return RunRows(page.runs, cells, chosen, page.next_page_token, page.total_count)
 
 

@@ -21,7 +21,8 @@ from modelfleet.desktop.viewmodels.session import Progress, SessionViewModel
 from modelfleet.desktop.workers import WorkerSlot
 
 FIRST_PAGE = 200
-NEXT_PAGES = 1000
+# Later pages stay small: each is converted on a worker that shares the GIL with the GUI.
+NEXT_PAGES = 200
 MAX_COMPARE = 10
 
 
