@@ -21,6 +21,7 @@ from modelfleet.desktop.viewmodels.admin import AdminViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
 from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
 from modelfleet.desktop.viewmodels.local_mode import LocalModeViewModel, wants_local_mode
+from modelfleet.desktop.viewmodels.models import ModelsViewModel
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
@@ -30,6 +31,7 @@ from modelfleet.desktop.widgets.base import Page, PlaceholderPage
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
 from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
+from modelfleet.desktop.widgets.models_page import ModelsPage
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
 from modelfleet.desktop.widgets.session_bar import SessionBar
 from modelfleet.desktop.widgets.theme import apply_theme
@@ -51,6 +53,7 @@ class Desktop:
     admin: AdminViewModel
     audit: AuditViewModel
     experiments: ExperimentsViewModel
+    models: ModelsViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
@@ -60,6 +63,7 @@ class Desktop:
         self.admin.shutdown()
         self.audit.shutdown()
         self.experiments.shutdown()
+        self.models.shutdown()
         self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
@@ -99,6 +103,10 @@ def build_desktop(
     admin = AdminViewModel(session)
     audit = AuditViewModel(session)
     experiments = ExperimentsViewModel(session)
+    models = ModelsViewModel(session)
+    # Lineage: a version's source run opens on the Experiments page.
+    models.openRunRequested.connect(experiments.open_run)
+    models.openRunRequested.connect(lambda _run: shell.select_key("experiments"))
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
@@ -109,6 +117,8 @@ def build_desktop(
             pages[spec.key] = AuditPage(audit)
         elif spec.key == "experiments":
             pages[spec.key] = ExperimentsPage(experiments)
+        elif spec.key == "models":
+            pages[spec.key] = ModelsPage(models)
         else:
             pages[spec.key] = PlaceholderPage(spec.title, spec.summary, spec.coming_with)
     # Monitoring is the first page with live data; Home becomes the start page with the hub.
@@ -118,7 +128,9 @@ def build_desktop(
     _gate_pages(shell, session.permissions)
     for endpoint in agents:
         monitoring.add_agent(endpoint)
-    return Desktop(window, shell, monitoring, session, session_bar, admin, audit, experiments)
+    return Desktop(
+        window, shell, monitoring, session, session_bar, admin, audit, experiments, models
+    )
 
 
 def _local_mode(desktop: Desktop) -> LocalModeViewModel | None:
