@@ -19,6 +19,7 @@ from modelfleet.cli._common import CliError
 COMMAND_GROUPS: tuple[str, ...] = (
     "modelfleet.cli.hub",
     "modelfleet.cli.auth",
+    "modelfleet.cli.signin_security",
     "modelfleet.cli.workspaces",
     "modelfleet.cli.users",
     "modelfleet.cli.api_keys",

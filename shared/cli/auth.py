@@ -22,6 +22,7 @@ from modelfleet.client import (
     HubClient,
     ModelfleetError,
     Principal,
+    TokenPair,
     account_name,
     default_store,
     load_profile,
@@ -33,7 +34,21 @@ def register(subparsers: Any) -> None:
     login = subparsers.add_parser(
         "login", parents=[hub_options()], help="sign in to a hub and remember it"
     )
-    login.add_argument("-u", "--user", required=True, help="user name")
+    login.add_argument("-u", "--user", help="user name (password sign-in)")
+    login.add_argument(
+        "--sso",
+        nargs="?",
+        const="",
+        metavar="PROVIDER",
+        help="sign in through an SSO provider in the system browser (default: the only one)",
+    )
+    login.add_argument(
+        "--device",
+        nargs="?",
+        const="",
+        metavar="PROVIDER",
+        help="SSO without a browser here: approve the sign-in on another device",
+    )
     login.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -65,24 +80,53 @@ def cmd_login(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(settings_from(args, profile), api_key=None)
     if not settings.hub:
         raise CliError("no hub address: pass --hub HOST:PORT (or set MODELFLEET_HUB)", exit_code=2)
+    sso = args.sso is not None or args.device is not None
+    if sso == bool(args.user):
+        raise CliError("pass either --user (password) or --sso / --device", exit_code=2)
     # Connect (and check the pin) before asking for the password.
     with HubClient.connect(settings) as client:
         client.get_hub_info()
-        password = read_secret(
-            f"Password for {args.user}@{settings.hub}: ", from_stdin=args.password_stdin
-        )
-        pair = client.login(args.user, password)
+        if sso:
+            pair = sso_login(client, args)
+        else:
+            password = read_secret(
+                f"Password for {args.user}@{settings.hub}: ", from_stdin=args.password_stdin
+            )
+            pair = client.login(args.user, password)
+    username = args.user or (pair.principal.username if pair.principal else "")
     store = default_store()
-    token_saver(store, account_name(settings.hub, args.user))(pair)
-    same_login = profile.hub == settings.hub and profile.username == args.user
+    token_saver(store, account_name(settings.hub, username))(pair)
+    same_login = profile.hub == settings.hub and profile.username == username
     workspace = _pick_workspace(pair.principal, profile.workspace if same_login else None)
     save_profile(
         profile.updated(
-            hub=settings.hub, hub_ca=settings.hub_ca, username=args.user, workspace=workspace
+            hub=settings.hub, hub_ca=settings.hub_ca, username=username, workspace=workspace
         )
     )
-    print(f"Logged in to {settings.hub} as {args.user}; current workspace: {workspace or '-'}")
+    print(f"Logged in to {settings.hub} as {username}; current workspace: {workspace or '-'}")
     return 0
+
+
+def sso_login(client: HubClient, args: argparse.Namespace) -> TokenPair:
+    """`login --sso` (browser on this machine) or `login --device` (browser elsewhere)."""
+    provider = args.sso if args.sso is not None else args.device
+    if not provider:
+        names = [name for name, _ in client.list_sso_providers()]
+        if len(names) != 1:
+            raise CliError(
+                "name the SSO provider: " + (", ".join(names) or "this hub has none"),
+                exit_code=2,
+            )
+        provider = names[0]
+    if args.sso is not None:
+        print(f"Opening the browser to sign in with {provider}...", file=sys.stderr)
+        return client.login_sso(provider)
+    login = client.start_device_login(provider)
+    print(f"To sign in, open {login.verification_uri} and enter the code {login.user_code}")
+    if login.verification_uri_complete:
+        print(f"  (or open {login.verification_uri_complete})")
+    sys.stdout.flush()
+    return client.finish_device_login(login)
 
 
 @hub_command

@@ -15,6 +15,7 @@ from modelfleet.client._errors import ConfigurationError
 from modelfleet.client._fleet_calls import FleetCalls
 from modelfleet.client._registry_calls import RegistryCalls
 from modelfleet.client._settings import ClientSettings
+from modelfleet.client._signin_calls import SignInCalls
 from modelfleet.client._tracking_calls import TrackingCalls
 from modelfleet.client._trust import root_certificates
 from modelfleet.client._types import (
@@ -43,7 +44,7 @@ from modelfleet.proto.v1 import (
 )
 
 
-class HubClient(RegistryCalls, TrackingCalls, FleetCalls, AlertsCalls):
+class HubClient(RegistryCalls, TrackingCalls, FleetCalls, AlertsCalls, SignInCalls):
     """A connection to one hub with one identity (signed-in user or API key).
 
     Registry and artifact calls come from `RegistryCalls` (see `_registry_calls.py`).
