@@ -36,6 +36,11 @@ class LocalPaths:
         return self.root / "hub-init.stamp"
 
     @property
+    def ports(self) -> Path:
+        """The hub's last ports, asked for again so the enrolled agent can start at once."""
+        return self.root / "ports.json"
+
+    @property
     def state(self) -> Path:
         return self.root / "stack.json"
 

@@ -129,23 +129,13 @@ class LocalStack:
         try:
             self._init_hub(report)
             report("hub", STARTED, "starting the local hub")
-            hub = self._spawn_ready(
-                "hub",
-                ["serve", "--data-dir", str(paths.hub), "--port", "0",
-                 "--ready-file", str(paths.hub_ready)],
-                paths.hub_ready,
-            )  # fmt: skip
+            hub, agent_process = self._start_hub()
             address = f"{HOST}:{hub['port']}"
             report("hub", DONE, f"hub listening on {address}")
             fingerprint = str(hub["ca_fingerprint"])
             report("agent", STARTED, "starting the local agent")
             agent_id = self._enrol_or_repoint(address, int(hub["agent_port"]), fingerprint)
-            agent = self._spawn_ready(
-                "agent",
-                ["run", "--data-dir", str(paths.agent), "--ready-file", str(paths.agent_ready),
-                 *AGENT_OPTIONS],
-                paths.agent_ready,
-            )  # fmt: skip
+            agent = self._wait("agent", agent_process or self._spawn_agent())
             info = StackInfo(
                 owner_pid=os.getpid(),
                 hub_pid=int(hub["pid"]),
@@ -167,6 +157,58 @@ class LocalStack:
             report("stack", FAILED, str(exc))
             self._stop_children()
             raise
+
+    def _start_hub(self) -> tuple[dict[str, Any], subprocess.Popen[bytes] | None]:
+        """The hub's ready document, and the agent when it could start alongside the hub.
+
+        An enrolled agent knows where the hub was last time: the hub asks for those ports
+        again, so the agent need not wait for it. Ports taken meanwhile: OS-chosen ones, and
+        the agent starts once it has been pointed at them.
+        """
+        last = self._last_ports()
+        if last is not None:
+            hub_port, agent_port = last
+            address = f"{HOST}:{hub_port}"
+            _repoint(self.paths.agent, address, agent_target(address, agent_port))
+            hub_process, agent_process = self._spawn_hub(hub_port, agent_port), self._spawn_agent()
+            try:
+                return self._wait("hub", hub_process), agent_process
+            except LocalStackError:
+                if self._cancel.is_set():
+                    raise
+                self._stop_processes()
+        hub = self._wait("hub", self._spawn_hub(0, 0))
+        write_private_file(
+            self.paths.ports, orjson.dumps([int(hub["port"]), int(hub["agent_port"])])
+        )
+        return hub, None
+
+    def _last_ports(self) -> tuple[int, int] | None:
+        from modelfleet.agent.node.enrol import DataDir
+
+        if not DataDir(self.paths.agent).is_enrolled():
+            return None
+        try:
+            hub_port, agent_port = orjson.loads(self.paths.ports.read_bytes())
+            return int(hub_port), int(agent_port)
+        except (FileNotFoundError, orjson.JSONDecodeError, TypeError, ValueError):
+            return None
+
+    def _spawn_hub(self, port: int, agent_port: int) -> subprocess.Popen[bytes]:
+        return self._spawn(
+            "hub",
+            ["serve", "--data-dir", str(self.paths.hub), "--port", str(port),
+             "--ready-file", str(self.paths.hub_ready)],
+            {"MODELFLEET_HUB_AGENT_PORT": str(agent_port)},
+        )  # fmt: skip
+
+    def _spawn_agent(self) -> subprocess.Popen[bytes]:
+        paths = self.paths
+        return self._spawn(
+            "agent",
+            ["run", "--data-dir", str(paths.agent), "--ready-file", str(paths.agent_ready),
+             *AGENT_OPTIONS],
+        )  # fmt: skip
 
     def _init_hub(self, report: Reporter) -> None:
         """`modelfleet hub init` when the hub is new or the package changed since (idempotent)."""
@@ -196,13 +238,22 @@ class LocalStack:
             raise LocalStackError(f"`modelfleet hub init` failed:\n{tail(log_file)}")
         paths.init_stamp.write_text(stamp)
 
-    def _spawn_ready(self, role: str, args: list[str], ready_file: Path) -> dict[str, Any]:
+    def _spawn(
+        self, role: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         assert self._link is not None
-        ready_file.unlink(missing_ok=True)
-        log_file = self.paths.logs / f"{role}.log"
-        process = spawn(role, args, log_file, self._link)
+        self._ready_file(role).unlink(missing_ok=True)
+        process = spawn(role, args, self.paths.logs / f"{role}.log", self._link, env=env)
         self._children.append(process)
+        return process
+
+    def _wait(self, role: str, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+        log_file = self.paths.logs / f"{role}.log"
+        ready_file = self._ready_file(role)
         return wait_ready(process, ready_file, log_file, role, START_TIMEOUT_S, self._cancel.is_set)
+
+    def _ready_file(self, role: str) -> Path:
+        return self.paths.hub_ready if role == "hub" else self.paths.agent_ready
 
     def _enrol_or_repoint(self, hub: str, agent_port: int, fingerprint: str) -> str:
         """Enrol the agent on first use; later, point its identity at the hub's new ports."""
@@ -284,14 +335,18 @@ class LocalStack:
             self.info = None
 
     def _stop_children(self) -> None:
+        self._stop_processes()
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+    def _stop_processes(self) -> None:
+        """Newest first: the agent stops before the hub it reports to."""
         for process in reversed(self._children):
             if not stop_pid(process.pid, STOP_TIMEOUT_S):
                 raise LocalStackError(f"local child process {process.pid} did not stop")
             process.wait()
         self._children.clear()
-        if self._link is not None:
-            self._link.close()
-            self._link = None
 
     def __enter__(self) -> LocalStack:
         self.start()
