@@ -19,6 +19,7 @@ from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.services.permissions import Permissions
 from modelfleet.desktop.viewmodels.admin import AdminViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
+from modelfleet.desktop.viewmodels.deployments import DeploymentsViewModel
 from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
 from modelfleet.desktop.viewmodels.local_mode import LocalModeViewModel, wants_local_mode
 from modelfleet.desktop.viewmodels.models import ModelsViewModel
@@ -28,6 +29,7 @@ from modelfleet.desktop.viewmodels.shell import ShellViewModel
 from modelfleet.desktop.widgets.admin_page import AdminPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
+from modelfleet.desktop.widgets.deployments_page import DeploymentsPage
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
 from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
@@ -54,6 +56,7 @@ class Desktop:
     audit: AuditViewModel
     experiments: ExperimentsViewModel
     models: ModelsViewModel
+    deployments: DeploymentsViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
@@ -64,6 +67,7 @@ class Desktop:
         self.audit.shutdown()
         self.experiments.shutdown()
         self.models.shutdown()
+        self.deployments.shutdown()
         self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
@@ -107,6 +111,7 @@ def build_desktop(
     # Lineage: a version's source run opens on the Experiments page.
     models.openRunRequested.connect(experiments.open_run)
     models.openRunRequested.connect(lambda _run: shell.select_key("experiments"))
+    deployments = DeploymentsViewModel(session)
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
@@ -119,8 +124,14 @@ def build_desktop(
             pages[spec.key] = ExperimentsPage(experiments)
         elif spec.key == "models":
             pages[spec.key] = ModelsPage(models)
+        elif spec.key == "deployments":
+            deployments_page = DeploymentsPage(deployments)
+            pages[spec.key] = deployments_page
         else:
             pages[spec.key] = PlaceholderPage(spec.title, spec.summary, spec.coming_with)
+    # The Models page's "Deploy…" opens the deploy dialog on the Deployments page.
+    models.deployRequested.connect(lambda _m, _v: shell.select_key("deployments"))
+    models.deployRequested.connect(deployments_page.open_deploy_dialog)
     # Monitoring is the first page with live data; Home becomes the start page with the hub.
     shell.select_key("monitoring")
     session_bar = SessionBar(session)
@@ -129,7 +140,16 @@ def build_desktop(
     for endpoint in agents:
         monitoring.add_agent(endpoint)
     return Desktop(
-        window, shell, monitoring, session, session_bar, admin, audit, experiments, models
+        window,
+        shell,
+        monitoring,
+        session,
+        session_bar,
+        admin,
+        audit,
+        experiments,
+        models,
+        deployments,
     )
 
 
