@@ -121,12 +121,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "key"),
     )
     with op.batch_alter_table("run_params", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_run_params_key_num", ["key", "value_num", "run_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_run_params_key_value", ["key", "value", "run_id"], unique=False
-        )
+        batch_op.create_index("ix_run_params_key_num", ["key", "value_num", "run_id"], unique=False)
+        batch_op.create_index("ix_run_params_key_value", ["key", "value", "run_id"], unique=False)
 
     op.create_table(
         "run_tags",
