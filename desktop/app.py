@@ -21,6 +21,7 @@ from modelfleet.desktop.viewmodels.admin import AdminViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
 from modelfleet.desktop.viewmodels.deployments import DeploymentsViewModel
 from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
+from modelfleet.desktop.viewmodels.home import HomeViewModel
 from modelfleet.desktop.viewmodels.local_mode import LocalModeViewModel, wants_local_mode
 from modelfleet.desktop.viewmodels.models import ModelsViewModel
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
@@ -31,6 +32,7 @@ from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
 from modelfleet.desktop.widgets.deployments_page import DeploymentsPage
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
+from modelfleet.desktop.widgets.home_page import HomePage
 from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
 from modelfleet.desktop.widgets.models_page import ModelsPage
@@ -57,6 +59,7 @@ class Desktop:
     experiments: ExperimentsViewModel
     models: ModelsViewModel
     deployments: DeploymentsViewModel
+    home: HomeViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
@@ -68,6 +71,7 @@ class Desktop:
         self.experiments.shutdown()
         self.models.shutdown()
         self.deployments.shutdown()
+        self.home.shutdown()
         self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
@@ -112,6 +116,7 @@ def build_desktop(
     models.openRunRequested.connect(experiments.open_run)
     models.openRunRequested.connect(lambda _run: shell.select_key("experiments"))
     deployments = DeploymentsViewModel(session)
+    home = HomeViewModel(session)
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
@@ -124,6 +129,8 @@ def build_desktop(
             pages[spec.key] = ExperimentsPage(experiments)
         elif spec.key == "models":
             pages[spec.key] = ModelsPage(models)
+        elif spec.key == "home":
+            pages[spec.key] = HomePage(home)
         elif spec.key == "deployments":
             deployments_page = DeploymentsPage(deployments)
             pages[spec.key] = deployments_page
@@ -150,6 +157,7 @@ def build_desktop(
         experiments,
         models,
         deployments,
+        home,
     )
 
 
