@@ -15,13 +15,21 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from modelfleet.client import ModelfleetError
 from modelfleet.desktop.services.cancel import CancelToken
 from modelfleet.desktop.services.hub_session import ProfileBook
 from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.viewmodels.monitoring import MonitoringViewModel
 from modelfleet.desktop.viewmodels.session import Progress, SessionViewModel
 from modelfleet.desktop.workers import TaskFn, TaskWorker, WorkerSlot
-from modelfleet.local import LocalStack, QuickStart, QuickStartResult, StackInfo, Step
+from modelfleet.local import (
+    LocalStack,
+    LocalStackError,
+    QuickStart,
+    QuickStartResult,
+    StackInfo,
+    Step,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,9 @@ class LocalModeViewModel(QObject):
         self.quickstart: QuickStart | None = None
         self._stack_slot = WorkerSlot(self)
         self._quickstart_slot = WorkerSlot(self)
+        # Kept to wait for on quit: a worker may be stopping child processes then.
+        self._workers: list[TaskWorker] = []
+        self._closed = False
 
     def start(self) -> None:
         """Start (or reuse) the local hub and agent, then sign in to it."""
@@ -69,6 +80,8 @@ class LocalModeViewModel(QObject):
                 info = stack.start(progress)
                 book.save(LOCAL_PROFILE, stack.profile())
                 return info
+            except LocalStackError as exc:
+                raise _readable(token, exc) from exc
             finally:
                 unregister()
 
@@ -84,16 +97,21 @@ class LocalModeViewModel(QObject):
             unregister = token.on_cancel(quickstart.cancel)
             try:
                 return quickstart.run(progress)
+            except (LocalStackError, TimeoutError, RuntimeError, InterruptedError) as exc:
+                raise _readable(token, exc) from exc
             finally:
                 unregister()
 
         self._run(self._quickstart_slot, "quick start", run, self.quickStartFinished.emit)
 
     def _run(self, slot: WorkerSlot, name: str, fn: TaskFn, done: Callable[[Any], None]) -> None:
+        if self._closed:  # quitting already: start nothing that would outlive the app
+            return
         worker = TaskWorker(name, fn)
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(done)
         worker.failed.connect(self._on_failed)
+        self._workers = [w for w in self._workers if w.isRunning()] + [worker]
         slot.start(worker)
 
     def _on_progress(self, step: object) -> None:
@@ -115,9 +133,18 @@ class LocalModeViewModel(QObject):
 
     def shutdown(self) -> None:
         """Cancel work in progress, stop the traffic, and stop the children if ours."""
+        self._closed = True
         self._stack_slot.cancel()
         self._quickstart_slot.cancel()
+        for worker in self._workers:
+            worker.wait()  # a cancelled start stops the children it began (bounded waits)
         if self.quickstart is not None:
             self.quickstart.cancel()
             self.quickstart.stop()
         self.stack.stop()
+
+
+def _readable(token: CancelToken, exc: Exception) -> ModelfleetError:
+    """Quietly end a cancelled task; otherwise a message for the message bar."""
+    token.raise_if_cancelled()
+    return ModelfleetError(str(exc) or type(exc).__name__)

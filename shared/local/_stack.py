@@ -229,11 +229,13 @@ class LocalStack:
             log_file,
             self._link,
         )  # fmt: skip
-        try:
-            code = process.wait(START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while (code := process.poll()) is None:
+            if self._cancel.is_set() or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise LocalStackError("`modelfleet hub init` was cancelled or timed out")
+            time.sleep(0.05)
         if code != 0:
             raise LocalStackError(f"`modelfleet hub init` failed:\n{tail(log_file)}")
         paths.init_stamp.write_text(stamp)
