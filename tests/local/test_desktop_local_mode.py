@@ -20,7 +20,7 @@ from modelfleet.desktop.viewmodels.local_mode import LOCAL_PROFILE, LocalModeVie
 from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.workers import live_workers
 from modelfleet.local import QuickStartResult, StackInfo
-from tests.local.localhelp import gone, wait_for
+from tests.local.localhelp import gone, running_children, wait_for
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
 
@@ -80,4 +80,25 @@ def test_without_a_profile_the_app_runs_local_mode_and_the_quick_start(
         local.shutdown()
     assert info is not None
     wait_for(lambda: gone(info.hub_pid) and gone(info.agent_pid), 30.0, "children to stop")
+    assert not [w for w in live_workers() if w.isRunning()]
+
+
+def test_quitting_while_the_stack_starts_leaves_nothing_running(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELFLEET_DATA_DIR", str(tmp_path))
+    desktop = make_desktop(qtbot, tmp_path)
+    local = _local_mode(desktop)
+    assert local is not None
+    failures: list[str] = []
+    local.failed.connect(failures.append)
+    with qtbot.waitSignal(local.stepped, timeout=60_000):  # the hub is being created
+        local.start()
+    desktop.shutdown()
+    local.shutdown()  # what the app does on quit: cancel, wait, stop
+    assert not [w for w in live_workers() if w.isRunning()]
+    assert not running_children(tmp_path)
+    assert local.info is None and not local.stack.owned
+    assert failures == []  # a cancelled start is not an error to show
+    local.start()  # a closed local mode starts nothing
     assert not [w for w in live_workers() if w.isRunning()]

@@ -26,7 +26,7 @@ from modelfleet.client import FileStore, account_name
 from modelfleet.local import LiveSummary, LocalStack, QuickStart, TrafficPlan, watch
 from modelfleet.local._quickstart import ALIAS, DEPLOYMENT, MODEL
 from modelfleet.local._traffic import example_row
-from tests.local.localhelp import Instance, gone, local_env, wait_for
+from tests.local.localhelp import Instance, gone, local_env, running_children, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -223,15 +223,6 @@ def live_until_drift(stack: LocalStack, grpc_target: str, timeout: float) -> lis
         stop.set()
         timer.cancel()
     raise AssertionError(f"no drift within {timeout} s: {[s.line() for s in seen[-5:]]}")
-
-
-def running_children(data_dir: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return [
-        line
-        for line in out.stdout.splitlines()
-        if "modelfleet.local._child" in line and str(data_dir) in line
-    ]
 
 
 def http_get(port: int, path: str) -> int:
