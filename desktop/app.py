@@ -18,6 +18,7 @@ from modelfleet.desktop.services.hub_session import HubSessionService, ProfileBo
 from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.services.permissions import Permissions
 from modelfleet.desktop.viewmodels.admin import AdminViewModel
+from modelfleet.desktop.viewmodels.alerts import AlertsViewModel
 from modelfleet.desktop.viewmodels.audit import AuditViewModel
 from modelfleet.desktop.viewmodels.deployments import DeploymentsViewModel
 from modelfleet.desktop.viewmodels.experiments import ExperimentsViewModel
@@ -25,9 +26,12 @@ from modelfleet.desktop.viewmodels.home import HomeViewModel
 from modelfleet.desktop.viewmodels.local_mode import LocalModeViewModel, wants_local_mode
 from modelfleet.desktop.viewmodels.models import ModelsViewModel
 from modelfleet.desktop.viewmodels.monitoring import DEFAULT_INTERVAL_MS, MonitoringViewModel
+from modelfleet.desktop.viewmodels.monitoring_history import MonitoringHistoryViewModel
+from modelfleet.desktop.viewmodels.notebooks import NotebooksViewModel
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
 from modelfleet.desktop.widgets.admin_page import AdminPage
+from modelfleet.desktop.widgets.alerts_page import AlertsPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
 from modelfleet.desktop.widgets.deployments_page import DeploymentsPage
@@ -37,6 +41,7 @@ from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
 from modelfleet.desktop.widgets.models_page import ModelsPage
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
+from modelfleet.desktop.widgets.notebooks_page import NotebooksPage
 from modelfleet.desktop.widgets.session_bar import SessionBar
 from modelfleet.desktop.widgets.theme import apply_theme
 from modelfleet.desktop.workers import shutdown_workers
@@ -60,6 +65,9 @@ class Desktop:
     models: ModelsViewModel
     deployments: DeploymentsViewModel
     home: HomeViewModel
+    alerts: AlertsViewModel
+    history: MonitoringHistoryViewModel
+    notebooks: NotebooksViewModel
 
     def shutdown(self) -> None:
         """Stop pages, streams and workers; safe to call more than once."""
@@ -72,6 +80,9 @@ class Desktop:
         self.models.shutdown()
         self.deployments.shutdown()
         self.home.shutdown()
+        self.alerts.shutdown()
+        self.history.shutdown()
+        self.notebooks.shutdown()  # JupyterLab servers stop with the app
         self.session.shutdown()
         if not shutdown_workers():
             log.warning("some background tasks did not stop in time")
@@ -117,10 +128,13 @@ def build_desktop(
     models.openRunRequested.connect(lambda _run: shell.select_key("experiments"))
     deployments = DeploymentsViewModel(session)
     home = HomeViewModel(session)
+    alerts = AlertsViewModel(session)
+    history = MonitoringHistoryViewModel(session)
+    notebooks = NotebooksViewModel(session)
     pages: dict[str, Page] = {}
     for spec in shell.pages:
         if spec.key == "monitoring":
-            pages[spec.key] = MonitoringPage(monitoring, default_token_file())
+            pages[spec.key] = MonitoringPage(monitoring, default_token_file(), history)
         elif spec.key == "admin":
             pages[spec.key] = AdminPage(admin)
         elif spec.key == "audit":
@@ -131,6 +145,10 @@ def build_desktop(
             pages[spec.key] = ModelsPage(models)
         elif spec.key == "home":
             pages[spec.key] = HomePage(home)
+        elif spec.key == "alerts":
+            pages[spec.key] = AlertsPage(alerts)
+        elif spec.key == "notebooks":
+            pages[spec.key] = NotebooksPage(notebooks)
         elif spec.key == "deployments":
             deployments_page = DeploymentsPage(deployments)
             pages[spec.key] = deployments_page
@@ -158,6 +176,9 @@ def build_desktop(
         models,
         deployments,
         home,
+        alerts,
+        history,
+        notebooks,
     )
 
 

@@ -92,12 +92,19 @@ def modelfleet_command(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def running_hub(hub_db_url: str, tmp_path: Path) -> Iterator[RunningHub]:
+def hub_env() -> dict[str, str]:
+    """Extra environment for `running_hub` (e.g. MODELFLEET_HUB_* settings); tests override."""
+    return {}
+
+
+@pytest.fixture
+def running_hub(hub_db_url: str, hub_env: dict[str, str], tmp_path: Path) -> Iterator[RunningHub]:
     data_dir = tmp_path / "hub"
     password = "admin-" + secrets.token_urlsafe(12)
     password_file = tmp_path / "admin-password"
     password_file.write_text(password + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELFLEET_HUB_")}
+    env.update(hub_env)
     subprocess.run(
         modelfleet_command(
             "hub",

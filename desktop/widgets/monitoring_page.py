@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -23,9 +24,12 @@ from PySide6.QtWidgets import (
 from modelfleet.desktop.series import ERRORS, P50, P95, P99, THROUGHPUT, TIME
 from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.viewmodels.monitoring import MonitoringViewModel, SeriesKey
+from modelfleet.desktop.viewmodels.monitoring_history import MonitoringHistoryViewModel
 from modelfleet.desktop.viewmodels.series_table import SeriesTableModel
+from modelfleet.desktop.widgets.alerts_page import tab_tooltips
 from modelfleet.desktop.widgets.base import Page
 from modelfleet.desktop.widgets.charts import LiveChart
+from modelfleet.desktop.widgets.history_panel import HistoryPanel
 from modelfleet.desktop.widgets.theme import MARGIN, SPACING, current_theme, styled_label
 
 # One chart is updated per tick, so each of the three repaints at 10 Hz: the fastest useful
@@ -67,7 +71,12 @@ def _home_relative(path: Path) -> str:
 
 
 class MonitoringPage(Page):
-    def __init__(self, monitoring: MonitoringViewModel, default_token_file: Path) -> None:
+    def __init__(
+        self,
+        monitoring: MonitoringViewModel,
+        default_token_file: Path,
+        history: MonitoringHistoryViewModel | None = None,
+    ) -> None:
         super().__init__()
         self.vm = monitoring
         self.table_model = SeriesTableModel(monitoring, self)
@@ -76,10 +85,26 @@ class MonitoringPage(Page):
         self._turn = 0
         self._colors = current_theme().series
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        page = QVBoxLayout(self)
+        page.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        page.setSpacing(SPACING)
+        page.addWidget(styled_label("Monitoring", "PageTitle"))
+        live = QWidget()
+        layout = QVBoxLayout(live)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(SPACING)
-        layout.addWidget(styled_label("Monitoring", "PageTitle"))
+        self.history_panel = HistoryPanel(history) if history is not None else None
+        if self.history_panel is None:
+            page.addWidget(live, 1)
+        else:
+            self.tabs = QTabWidget()
+            self.tabs.addTab(live, "Live")
+            self.tabs.addTab(self.history_panel, "History && drift")
+            tab_tooltips(self.tabs, (
+                "Live metrics streamed from agents",
+                "Stored metrics and drift windows from the hub",
+            ))  # fmt: skip
+            page.addWidget(self.tabs, 1)
         layout.addLayout(self._build_connect_row(default_token_file))
         self.field_error = styled_label("", "FieldError")
         self.field_error.hide()
@@ -196,6 +221,8 @@ class MonitoringPage(Page):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        if self.history_panel is not None:
+            self.history_panel.shutdown()
         super().shutdown()
 
     def _on_shown_changed(self, key: SeriesKey, shown: bool) -> None:

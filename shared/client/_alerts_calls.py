@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from modelfleet.client import _convert as cv
 from modelfleet.client._alerts import (
@@ -25,6 +25,22 @@ from modelfleet.client._alerts import (
 from modelfleet.client._calls import Caller, Scope
 from modelfleet.client._types import Page
 from modelfleet.proto.v1 import alerts_pb2, alerts_pb2_grpc
+
+
+class RuleOptions(TypedDict, total=False):
+    """The optional parts of a rule spec (see `rule_spec` for the defaults)."""
+
+    for_seconds: int
+    window_seconds: int
+    min_samples: int
+    resolve_threshold: float | None
+    severity: str
+    environment: str
+    deployment: str
+    agent_id: str
+    channels: Sequence[str]
+    description: str
+    disabled: bool
 
 
 class AlertsCalls:
@@ -54,35 +70,30 @@ class AlertsCalls:
         comparator: str,
         threshold: float,
         *,
-        for_seconds: int = 0,
-        window_seconds: int = 0,
-        min_samples: int = 0,
-        resolve_threshold: float | None = None,
-        severity: str = "warning",
-        environment: str = "",
-        deployment: str = "",
-        agent_id: str = "",
-        channels: Sequence[str] = (),
-        description: str = "",
         workspace: str | None = None,
+        **options: Unpack[RuleOptions],
     ) -> AlertRule:
         """A rule "`series` `comparator` `threshold` for `for_seconds`" (comparator: > >= < <=)."""
-        if comparator not in COMPARATORS:
-            raise ValueError(f"comparator: expected one of {', '.join(COMPARATORS)}")
-        if severity not in SEVERITIES:
-            raise ValueError(f"severity: expected one of {', '.join(SEVERITIES)}")
-        spec = alerts_pb2.RuleSpec(
-            name=name, description=description, series=series,
-            scope=alerts_pb2.RuleScope(
-                environment=environment, deployment=deployment, agent_id=agent_id
-            ),
-            comparator=COMPARATORS[comparator], threshold=threshold,
-            resolve_threshold=resolve_threshold, for_seconds=for_seconds,
-            window_seconds=window_seconds, min_samples=min_samples,
-            severity=SEVERITIES[severity], channels=list(channels),
-        )  # fmt: skip
-        request = alerts_pb2.CreateRuleRequest(spec=spec)
-        msg = self._alerts_call("Alerts", "CreateRule", request, idempotent=False,
+        spec = rule_spec(name, series, comparator, threshold, **options)
+        msg = self._alerts_call("Alerts", "CreateRule", alerts_pb2.CreateRuleRequest(spec=spec),
+                                idempotent=False, workspace=workspace)  # fmt: skip
+        return rule_from_pb(msg)
+
+    def update_rule(
+        self,
+        rule: str,
+        name: str,
+        series: str,
+        comparator: str,
+        threshold: float,
+        *,
+        workspace: str | None = None,
+        **options: Unpack[RuleOptions],
+    ) -> AlertRule:
+        """Replace the spec of `rule` (name or id) as a whole; options as for `create_rule`."""
+        spec = rule_spec(name, series, comparator, threshold, **options)
+        request = alerts_pb2.UpdateRuleRequest(rule=rule, spec=spec)
+        msg = self._alerts_call("Alerts", "UpdateRule", request, idempotent=True,
                                 workspace=workspace)  # fmt: skip
         return rule_from_pb(msg)
 
@@ -206,3 +217,36 @@ class AlertsCalls:
         msg = self._alerts_call("Channels", "ListDeliveries", request, idempotent=True,
                                 workspace=workspace)  # fmt: skip
         return Page(tuple(delivery_from_pb(d) for d in msg.deliveries), msg.next_page_token or None)
+
+
+def rule_spec(
+    name: str,
+    series: str,
+    comparator: str,
+    threshold: float,
+    *,
+    for_seconds: int = 0,
+    window_seconds: int = 0,
+    min_samples: int = 0,
+    resolve_threshold: float | None = None,
+    severity: str = "warning",
+    environment: str = "",
+    deployment: str = "",
+    agent_id: str = "",
+    channels: Sequence[str] = (),
+    description: str = "",
+    disabled: bool = False,
+) -> alerts_pb2.RuleSpec:
+    if comparator not in COMPARATORS:
+        raise ValueError(f"comparator: expected one of {', '.join(COMPARATORS)}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity: expected one of {', '.join(SEVERITIES)}")
+    return alerts_pb2.RuleSpec(
+        name=name, description=description, series=series,
+        scope=alerts_pb2.RuleScope(environment=environment, deployment=deployment,
+                                   agent_id=agent_id),
+        comparator=COMPARATORS[comparator], threshold=threshold,
+        resolve_threshold=resolve_threshold, for_seconds=for_seconds,
+        window_seconds=window_seconds, min_samples=min_samples,
+        severity=SEVERITIES[severity], channels=list(channels), disabled=disabled,
+    )  # fmt: skip

@@ -10,12 +10,20 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit
 from modelfleet.desktop.app import build_desktop
 from modelfleet.desktop.viewmodels.shell import PAGES, ShellViewModel
 from modelfleet.desktop.widgets.admin_page import AdminPage
+from modelfleet.desktop.widgets.alerts_page import AlertsPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import PlaceholderPage
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
+from modelfleet.desktop.widgets.notebooks_page import NotebooksPage
 from modelfleet.desktop.widgets.theme import DARK, LIGHT, apply_theme
 
-PAGE_CLASSES = {"monitoring": MonitoringPage, "audit": AuditPage, "admin": AdminPage}
+PAGE_CLASSES = {
+    "monitoring": MonitoringPage,
+    "alerts": AlertsPage,
+    "audit": AuditPage,
+    "admin": AdminPage,
+    "notebooks": NotebooksPage,
+}
 
 
 @pytest.fixture
