@@ -19,6 +19,7 @@ from modelfleet.agent.hub.access.permissions import (
 )
 from modelfleet.agent.hub.access.principal import Call, Principal, set_current_call
 from modelfleet.agent.hub.access.recording import record
+from modelfleet.agent.hub.access.requestcheck import check_request, checked_stream
 from modelfleet.agent.hub.db import Database
 from modelfleet.agent.hub.errors import (
     Context,
@@ -96,9 +97,14 @@ class AccessInterceptor(_InterceptorBase):
         if handler.unary_unary is not None or handler.stream_unary is not None:
             # A client stream's request iterator passes through like a unary request.
             inner = handler.unary_unary or handler.stream_unary
+            client_stream = handler.unary_unary is None
 
             async def unary(request: Any, context: Context) -> Any:
-                call = await self._admit(method, permission, metadata, context)
+                if client_stream:
+                    call = await self._admit(method, permission, metadata, context)
+                    request = checked_stream(request)
+                else:
+                    call = await self._admit(method, permission, metadata, context, request)
                 token = set_current_call(call)
                 try:
                     async with self._finish(call, permission, context):
@@ -116,7 +122,7 @@ class AccessInterceptor(_InterceptorBase):
             inner_stream = handler.unary_stream
 
             async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-                call = await self._admit(method, permission, metadata, context)
+                call = await self._admit(method, permission, metadata, context, request)
                 token = set_current_call(call)
                 try:
                     async with self._finish(call, permission, context):
@@ -136,7 +142,7 @@ class AccessInterceptor(_InterceptorBase):
                 token = set_current_call(call)
                 try:
                     async with self._finish(call, permission, context):
-                        async for item in inner_bidi(requests, context):
+                        async for item in inner_bidi(checked_stream(requests), context):
                             yield item
                 finally:
                     token.var.reset(token)
@@ -153,7 +159,9 @@ class AccessInterceptor(_InterceptorBase):
         permission: Permission | None,
         metadata: dict[str, str],
         context: Context,
+        request: Any = None,
     ) -> Call:
+        """Admit the caller, then (unary requests) the request's strings; refusals audited."""
         call = Call(method=method, action=action_name(method), peer=context.peer() or "")
         try:
             cert = _peer_certificate(context)
@@ -163,6 +171,8 @@ class AccessInterceptor(_InterceptorBase):
                 await self._check(call, permission, metadata)
             for guard in self._guards:
                 await guard.admit(call, permission)
+            if request is not None:
+                check_request(request)
         except HubError as exc:
             await self._audit_denial(call, exc, metadata)
             await context.abort(exc.code, exc.message)
@@ -293,7 +303,12 @@ class _Finish:
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool | None:
         if self._audited and not self._call.audited and not isinstance(exc, grpc.aio.AbortError):
-            await self._owner._fallback_audit(self._call, exc)
+            try:
+                await self._owner._fallback_audit(self._call, exc)
+            except Exception as failed:
+                # An audit row that cannot be stored fails the call as INTERNAL (logged with
+                # a reference), never as an UNKNOWN carrying the database's message.
+                return await self._errors.__aexit__(type(failed), failed, failed.__traceback__)
         return await self._errors.__aexit__(exc_type, exc, tb)
 
 

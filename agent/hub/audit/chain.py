@@ -10,6 +10,7 @@ On PostgreSQL the server computes the hash in the same statement (one round trip
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from modelfleet.agent.hub.db.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 _SECRET_WORDS = ("password", "secret", "token")
+# C0 controls in the plain columns are stored escaped (`\x00`): PostgreSQL text cannot hold
+# NUL, and a raw newline or escape sequence would forge lines in whatever displays the log.
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,12 @@ def _body(record: AuditRecord) -> bytes:
 
 _HEAD = cast(Table, AuditHead.__table__)
 _EVENTS = cast(Table, AuditEvent.__table__)
+# Widths of the plain columns the caller fills: an escaped value is cut to fit, never refused.
+_WIDTHS: dict[str, int] = {
+    name: length
+    for name in AuditRecord.__slots__
+    if (length := getattr(_EVENTS.c[name].type, "length", None))
+}
 # Built once: appends run on every mutating call, so they skip per-call statement building.
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_EVENT = insert(_EVENTS)
@@ -144,9 +154,14 @@ RETURNING seq
 
 
 def append(session: Session, record: AuditRecord) -> int:
-    """Append `record` in the session's transaction; returns its seq."""
+    """Append `record` in the session's transaction; returns its seq.
+
+    Control characters in the plain columns are escaped and over-long values cut to the
+    column, so no input a caller sent can keep its audit row from being stored.
+    """
     if not record.time_us:
         record = _with_time(record)
+    record = _storable(record)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         body = _body(record).decode()
@@ -159,6 +174,19 @@ def append(session: Session, record: AuditRecord) -> int:
     )
     conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
     return int(seq)
+
+
+def _storable(record: AuditRecord) -> AuditRecord:
+    fixed = {}
+    for name, width in _WIDTHS.items():
+        value: str = getattr(record, name)
+        if len(value) > width or _CONTROL.search(value):
+            fixed[name] = _CONTROL.sub(_escape, value)[:width]
+    return AuditRecord(**{**_fields(record), **fixed}) if fixed else record
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def _with_time(record: AuditRecord) -> AuditRecord:
