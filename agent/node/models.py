@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -27,6 +28,22 @@ from modelfleet.agent.node.routing import KeyLookup, Split
 from modelfleet.agent.node.session import OnnxModel
 
 log = logging.getLogger(__name__)
+
+MODEL_NAME_RULE = (
+    "1-255 characters: ASCII letters, digits, '_', '-' or '.', starting with a letter, digit "
+    "or '_' (a portable folder name: no '/', '\\', ':' or NUL)"
+)
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
+
+
+def check_model_name(field: str, name: str) -> str:
+    """`name` if it is a portable folder name (it becomes one); InvalidInput naming `field`."""
+    if not _MODEL_NAME.fullmatch(name):
+        shown = (
+            "empty" if not name else repr(name) if len(name) <= 64 else f"{len(name)} characters"
+        )
+        raise InvalidInput(f"{field}: expected {MODEL_NAME_RULE} (got {shown})")
+    return name
 
 
 class State(StrEnum):
@@ -151,14 +168,18 @@ class ModelManager:
         if self.models_dir is None:
             return
         for found in scan(self.models_dir):
-            await self.load(found.name, found.version, found.path, None)
+            try:
+                await self.load(found.name, found.version, found.path, None)
+            except InvalidInput as exc:  # a folder name no client could address portably
+                log.warning("ignoring %s: %s", found.path, exc)
 
     async def load(
         self, name: str, version: str, path: Path | None, batching: Batching | None
     ) -> ModelVersion:
         """Load (or replace) one version beside the others; returns it READY or FAILED."""
-        if not name or "/" in name or name in (".", ".."):
-            raise InvalidInput(f"model name {name!r} is not a valid folder name")
+        check_model_name("model name", name)
+        if path is not None and "\x00" in str(path):
+            raise InvalidInput("path: expected a folder path without NUL characters")
         if path is None and self.models_dir is None:
             raise NotFound("this agent has no model repository; pass the version's path")
         models_dir = self.models_dir or Path()
