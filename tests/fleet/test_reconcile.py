@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +24,13 @@ from modelfleet.agent.node.reconcile import (
     DesiredState,
     Reconciler,
     Target,
+    desired_from_pb,
 )
 from modelfleet.agent.node.repository import Batching
 from modelfleet.agent.node.sample import write_sample_model
 from modelfleet.agent.node.state import AUDIT, Outbox, StateStore
 from modelfleet.onnxinfo import Manifest, ManifestEntry, sign_manifest
+from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -181,3 +184,67 @@ def test_restart_serves_from_cache_without_the_hub_and_resumes_pulls(
         assert again.pulled == [(t2.artifact_sha256, len(models[2]) // 2)]
 
     asyncio.run(scenario())
+
+
+def _spec_pb(name: str, revision: int, *targets: Target) -> fleet_pb2.DesiredState:
+    """The hub's message for one deployment, as the agent receives it."""
+    return fleet_pb2.DesiredState(
+        revision=revision,
+        deployments=[
+            deployments_pb2.DeploymentSpec(
+                name=name,
+                revision=revision,
+                targets=[
+                    deployments_pb2.TrafficTarget(
+                        model_name=t.model_name,
+                        model_version=t.model_version,
+                        percent=t.percent,
+                        artifact_sha256=t.artifact_sha256,
+                        artifact_size=t.artifact_size,
+                        manifest_signature=t.manifest_signature,
+                    )
+                    for t in targets
+                ],
+            )
+        ],
+    )
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "digest", ["../escape", "../../escape", "/tmp/escape", "a" * 63, "g" * 64, "A" * 64 + "/x", ""]
+)
+def test_digest_that_is_not_sha256_hex_is_refused_before_any_file_access(
+    tmp_path: Path, models: dict[int, bytes], digest: str
+) -> None:
+    async def scenario() -> None:
+        root = tmp_path / "agent"
+        root.mkdir()
+        h = harness(root, models[1])
+        await h.reconciler.apply(desired_from_pb(_spec_pb("fraud", 1, target(models[1], 1, 100))))
+        before = _files(tmp_path)
+        pulls = list(h.pulled)
+        bad = dataclasses.replace(target(models[1], 2, 100), artifact_sha256=digest)
+        await h.reconciler.apply(desired_from_pb(_spec_pb("fraud", 2, bad)))
+        state, reason, traffic = h.status(2)
+        assert (state, traffic) == ("failed", 0), (state, reason)
+        assert reason.startswith("artifact_sha256: expected 64 lowercase hex characters"), reason
+        assert h.pulled == pulls  # nothing was asked of the hub
+        # Not a file created, moved or removed anywhere (the state database aside).
+        assert {p for p in _files(tmp_path) ^ before if p.parent != root} == set()
+        assert h.manager.resolve("fraud", None).version == "1"
+        assert b"Deployment.LoadFailed" in b"".join(h.audits())
+
+    asyncio.run(scenario())
+
+
+def test_deployment_whose_name_is_no_folder_name_is_left_out(models: dict[int, bytes]) -> None:
+    good = _spec_pb("fraud", 3, target(models[1], 1, 100))
+    for name in ("..", "../escape", "a/b", "a\\b", "C:x", "x" * 256, ""):
+        message = _spec_pb(name, 3, target(models[1], 1, 100))
+        message.deployments.extend(good.deployments)
+        state = desired_from_pb(message)
+        assert [d.name for d in state.deployments] == ["fraud"], name

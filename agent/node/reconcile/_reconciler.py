@@ -166,6 +166,9 @@ class Reconciler:
 
     async def _ensure_loaded(self, deployment: Deployment, target: Target) -> bool:
         """Pull, verify and load one target unless it is already serving the same bytes."""
+        if target.problem:
+            await self._failed(deployment.name, target, target.problem)
+            return False
         key = (deployment.name, target.version)
         if self._loaded.get(key) == target.artifact_sha256:
             return True

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from modelfleet.agent.node.access import KeyEntry, KeysFileError, entry_from_json
+from modelfleet.agent.node.errors import InvalidInput
+from modelfleet.agent.node.models import check_model_name
 from modelfleet.agent.node.repository import Batching
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
 
 log = logging.getLogger(__name__)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,16 @@ class Target:
     def version(self) -> str:
         """The serving version label (`/v2/models/<deployment>/versions/<version>`)."""
         return str(self.model_version)
+
+    @property
+    def problem(self) -> str:
+        """Why this target must not be pulled at all ("" if it may): the digest names the
+        cache file, so anything but a SHA-256 in hex could name a path outside the cache."""
+        sha = self.artifact_sha256
+        if _SHA256.fullmatch(sha):
+            return ""
+        shown = repr(sha) if len(sha) <= 80 else f"{len(sha)} characters"
+        return f"artifact_sha256: expected 64 lowercase hex characters (got {shown})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +117,17 @@ def _keys(msg: deployments_pb2.DeploymentSpec) -> tuple[KeyEntry, ...]:
 
 
 def desired_from_pb(msg: fleet_pb2.DesiredState) -> DesiredState:
-    deployments = tuple(_deployment(d) for d in msg.deployments)
-    return DesiredState(msg.revision, deployments, msg.SerializeToString())
+    """The hub's desired state; a deployment whose name is no portable folder name (it
+    names the serving folder) is left out with an error in the log."""
+    deployments = []
+    for spec in msg.deployments:
+        try:
+            check_model_name("deployment name", spec.name)
+        except InvalidInput as exc:
+            log.error("[Reconcile] revision %d: deployment left out: %s", msg.revision, exc)
+            continue
+        deployments.append(_deployment(spec))
+    return DesiredState(msg.revision, tuple(deployments), msg.SerializeToString())
 
 
 def desired_from_bytes(data: bytes) -> DesiredState:
