@@ -3,9 +3,11 @@ naming the field, or kept inside its folder -- never a file outside it, never a 
 
 Inputs covered: archive member names (safe_extract, tar and zip), ONNX external-data
 locations (inspect_model), model names and versions of the agent's model repository
-(ModelManager.load/resolve, behind AgentControl.LoadModel and the REST routes), run
-artifact paths (Tracking.LogArtifact) and registered model names (the default destination
-of `modelfleet models download` is NAME-VERSION.onnx).
+(ModelManager.load/resolve, behind AgentControl.LoadModel and the REST routes), artifact
+digests and deployment names in the hub's desired state (the agent's cache and serving
+folders), run artifact paths (Tracking.LogArtifact) and registered model names (the
+default destination of `modelfleet models download` is NAME-VERSION.onnx), all on SQLite
+and PostgreSQL where the hub is involved.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import pytest
 from modelfleet.agent.node.errors import InvalidInput, NotFound, ServingError
 from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager, State
+from modelfleet.agent.node.reconcile import desired_from_pb
 from modelfleet.agent.node.repository import Batching
 from modelfleet.onnxinfo import ModelRefused, UnsafeArchive, inspect_model, safe_extract
-from modelfleet.proto.v1 import registry_pb2, registry_pb2_grpc
+from modelfleet.proto.v1 import deployments_pb2, fleet_pb2, registry_pb2, registry_pb2_grpc
 from modelfleet.proto.v1 import tracking_pb2 as pb
 from tests.modelzoo import identity_model
 from tests.security.onnxgraphs import external
@@ -39,14 +42,6 @@ from tests.tracking.conftest import (
     new_run,
     tracking,  # noqa: F401
 )
-
-# Open findings, reported to their owners and listed in docs/security.md; these inputs are
-# left out below until the refusal is built, everything else in the corpus is checked.
-#: ModelManager.load: an over-long name escapes as OSError (ENAMETOOLONG), not InvalidInput
-OPEN_MODEL_NAMES = {name for name in TRAVERSAL if len(name) > 255}
-#: on PostgreSQL the audit record of a request whose name holds NUL cannot be stored and
-#: the call fails with UNKNOWN instead of INVALID_ARGUMENT
-OPEN_NUL_NAMES = {name for name in TRAVERSAL if "\x00" in name}
 
 
 def _files(root: Path) -> set[str]:
@@ -141,14 +136,18 @@ def test_model_names_and_versions_stay_in_the_repository(tmp_path: Path) -> None
         manager = ModelManager(models, pool, 1, Batching(max_batch_size=0), MetricsRegistry())
         loaded = []
         try:
-            for name in sorted(set(TRAVERSAL) - OPEN_MODEL_NAMES):
-                for model, version in ((name, "1"), (name, ""), ("echo", name)):
-                    try:
-                        mv = await manager.load(model, version, None, None)
-                    except (InvalidInput, NotFound):
-                        continue
+            for name in TRAVERSAL:
+                # Every corpus name is refused as a model name, before any file is looked at.
+                for version in ("1", ""):
+                    with pytest.raises(InvalidInput, match=r"^model name: expected"):
+                        await manager.load(name, version, None, None)
+                try:
+                    mv = await manager.load("echo", name, None, None)
+                except (InvalidInput, NotFound):
+                    pass
+                else:
                     if mv.state == State.READY:
-                        loaded.append(f"{model!r}@{version!r}")
+                        loaded.append(f"echo@{name!r}")
                 # Unknown, or known only as a failed load: either way nothing is served.
                 with pytest.raises(ServingError):
                     manager.resolve(name, None)
@@ -157,6 +156,21 @@ def test_model_names_and_versions_stay_in_the_repository(tmp_path: Path) -> None
         return loaded
 
     assert asyncio.run(probe()) == []
+
+
+def test_digests_and_deployment_names_from_the_hub_never_name_a_path() -> None:
+    """The desired state names the cache file by digest and the serving folder by deployment
+    name: no corpus value passes as either (the reconcile tests show the refusal is reported
+    and touches no file)."""
+    for name in TRAVERSAL:
+        spec = deployments_pb2.DeploymentSpec(
+            name="fraud", targets=[deployments_pb2.TrafficTarget(artifact_sha256=name)]
+        )
+        named = deployments_pb2.DeploymentSpec(name=name)
+        desired = desired_from_pb(fleet_pb2.DesiredState(deployments=[spec, named]))
+        assert [d.name for d in desired.deployments] == ["fraud"], name
+        (target,) = desired.deployments[0].targets
+        assert target.problem.startswith("artifact_sha256: expected 64 lowercase hex"), name
 
 
 # -- hub: run artifact paths and registered model names -----------------------------------
@@ -180,13 +194,40 @@ def test_run_artifact_paths_that_climb_are_refused(tracking: Tracking) -> None: 
             continue
         # The path passed validation; the (never uploaded) artifact is what is missing.
         assert code == grpc.StatusCode.NOT_FOUND and "sha256" in details, (name, code, details)
-        assert not name.startswith(("/", "\\")) and ".." not in name.split("/"), name
-        assert "\\" not in name and len(name) <= 1024, name
+        assert not climbs(name) and len(name) <= 1024, name
+        assert not any(c in name for c in ("\\", ":", "\x00")), name
 
 
 def test_model_names_that_climb_cannot_be_registered(tracking: Tracking) -> None:  # noqa: F811
     registry = registry_pb2_grpc.RegistryStub(tracking.hub.channel)
-    for name in sorted(set(TRAVERSAL) - OPEN_NUL_NAMES):
+    for name in TRAVERSAL:
         request = registry_pb2.CreateModelRequest(name=name)
         code, details = _code(lambda r=request: registry.CreateModel(r, metadata=tracking.dev))
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "name" in details, (name, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("C:/escape", "which has a ':'"),
+        ("C:escape", "which has a ':'"),
+        ("plots/roc.png:stream", "which has a ':'"),
+        ("..\\escape", "which has a backslash"),
+        ("plots\\roc.png", "which has a backslash"),
+        # Refused for every RPC before the servicer runs (access/requestcheck.py).
+        ("a\x00/../escape", "path: expected text without NUL characters"),
+        ("plots/\x1b[2Jroc.png", "control character"),
+        ("a/" + "x" * 256, "which has a segment over 255 bytes"),
+        ("/etc/passwd", "which is absolute"),
+    ],
+)
+def test_run_artifact_paths_must_be_portable(
+    tracking: Tracking,  # noqa: F811
+    path: str,
+    why: str,
+) -> None:
+    run = new_run(tracking)
+    request = pb.LogArtifactRequest(run_id=run, path=path, sha256="a" * 64)
+    code, details = _code(lambda: tracking.stub.LogArtifact(request, metadata=tracking.dev))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (path, code, details)
+    assert details.startswith("path: expected") and why in details, details

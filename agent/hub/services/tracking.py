@@ -51,19 +51,39 @@ def _experiment_name(field: str, value: str) -> str:
     return value
 
 
+_ARTIFACT_PATH_RULE = "a portable relative POSIX path like 'plots/roc.png'"
+# Readers may write run artifacts to `dest / path` on any OS, so the path must mean the same
+# relative file on POSIX and on Windows.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _artifact_path(value: str) -> str:
-    parts = value.split("/")
-    if (
-        not value
-        or len(value) > 1024
-        or value.startswith("/")
-        or "\\" in value
-        or any(p in ("", ".", "..") for p in parts)
-    ):
-        raise InvalidArgument(
-            "path", "a relative path like 'plots/roc.png' (no '..', no leading '/')", repr(value)
-        )
+    problem = _artifact_path_problem(value)
+    if problem:
+        shown = repr(value) if len(value) <= 80 else f"{len(value)} characters"
+        raise InvalidArgument("path", _ARTIFACT_PATH_RULE, f"{shown}, which {problem}")
     return value
+
+
+def _artifact_path_problem(value: str) -> str:
+    if not value:
+        return "is empty"
+    if len(value) > 1024:
+        return "is longer than 1024 characters"
+    if _CONTROL.search(value):
+        return "has NUL or another control character"
+    if "\\" in value:
+        return "has a backslash ('/' is the only separator)"
+    if ":" in value:
+        return "has a ':' (a drive letter or stream on Windows)"
+    if value.startswith("/"):
+        return "is absolute (leading '/')"
+    parts = value.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "has an empty, '.' or '..' segment"
+    if any(len(p.encode()) > 255 for p in parts):
+        return "has a segment over 255 bytes"
+    return ""
 
 
 def _ensure_experiment(s: Session, call: Call, name: str, description: str = "",
