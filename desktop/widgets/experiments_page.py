@@ -56,8 +56,7 @@ class ExperimentsPage(Page):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._build_table())
         splitter.addWidget(self._build_tabs())
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([560, 640])
         layout.addWidget(splitter, 1)
         self.status_label = styled_label("", "Muted")
         layout.addWidget(self.status_label)
@@ -192,6 +191,8 @@ class ExperimentsPage(Page):
         if len(runs) == 1:
             run = runs[0]
             self.status_label.setText(f"Run {run.name or run.id} · {run.id}")
+        elif runs:
+            self.status_label.setText(f"{len(runs)} runs selected")
 
     def show_comparison(self, comparison: RunComparison | None) -> None:
         if comparison is None:

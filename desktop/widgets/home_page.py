@@ -37,7 +37,14 @@ class Sparkline(pg.PlotWidget):  # type: ignore[misc]
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()
-        self.curve = item.plot(pen=pg.mkPen(color, width=1))
+        # Dots too: a deployment's first roll-ups are a point or two, which a line hides.
+        self.curve = item.plot(
+            pen=pg.mkPen(color, width=1),
+            symbol="o",
+            symbolSize=3,
+            symbolPen=None,
+            symbolBrush=color,
+        )
         self.setToolTip(tooltip)
 
 
@@ -102,10 +109,12 @@ class HomePage(Page):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             rps = Sparkline(theme.series[0], f"{key}: requests per second")
             p95 = Sparkline(theme.series[1], f"{key}: p95 latency (ms)")
-            index = len(self._rows)
+            index = len(self._rows) + 1  # row 0 holds the "no deployments" note
             self.grid.addWidget(label, index, 0)
             self.grid.addWidget(rps, index, 1)
             self.grid.addWidget(p95, index, 2)
+            self.grid.setRowStretch(index, 0)
+            self.grid.setRowStretch(index + 1, 1)  # rows stay at the top
             row = self._rows[key] = (label, rps, p95)
         return row
 

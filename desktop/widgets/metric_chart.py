@@ -54,12 +54,17 @@ class MetricChart(QWidget):
         for index in range(SLOTS):
             color = QColor(theme.series[index % len(theme.series)])
             line = item.plot(pen=pg.mkPen(color, width=1), skipFiniteCheck=True)
-            lower = pg.PlotDataItem(pen=None)
-            upper = pg.PlotDataItem(pen=None)
+            # Transparent rather than no pen: a pen-less item is hidden, and hidden items do
+            # not count in auto-range.
+            lower = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0), skipFiniteCheck=True)
+            upper = pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0), skipFiniteCheck=True)
             shade = QColor(color)
             shade.setAlpha(60)
             fill = pg.FillBetweenItem(lower, upper, brush=pg.mkBrush(shade))
             item.addItem(fill)
+            # In the plot (drawing nothing) so that auto-range includes the envelope's spikes.
+            item.addItem(lower)
+            item.addItem(upper)
             self._lines.append(line)
             self._fills.append(fill)
         layout.addWidget(self.plot, 1)
@@ -98,11 +103,15 @@ class MetricChart(QWidget):
                 fill.curves[1].setData(curve.steps, curve.upper)
                 # The envelope only adds information where a bucket holds several points.
                 fill.setVisible(curve.downsampled)
+                for edge in fill.curves:
+                    edge.setVisible(curve.downsampled)
                 line.setVisible(True)
                 self.legend.addItem(line, label)
             else:
                 line.setVisible(False)
                 fill.setVisible(False)
+                for edge in fill.curves:
+                    edge.setVisible(False)
         if data.steps is None:
             self.plot.getPlotItem().enableAutoRange()
         self._applying = False
