@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelfleet.cli._common import CliError, print_json
+from modelfleet.cli._common import CliError, print_json, print_table
 
 EXIT_DRIFT = 3
+FEATURE_COLUMNS = ("feature", "method", "statistic", "threshold", "drifted")
 
 
 def register(subparsers: Any) -> None:
@@ -134,6 +135,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_verdicts(report))
     else:
+        print_table(_feature_rows(report), FEATURE_COLUMNS)
         verdict = "drift detected" if report.dataset_drifted else "no dataset drift"
         print(
             f"{verdict}: {report.n_drifted}/{report.n_judged} features drifted "
@@ -141,6 +143,24 @@ def run_report(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
     return EXIT_DRIFT if args.fail_on_drift and report.dataset_drifted else 0
+
+
+def _feature_rows(report: Any) -> list[dict[str, str]]:
+    """One row per feature for the plain output; a feature left unjudged says why."""
+    return [
+        {
+            "feature": f.name,
+            "method": f.method,
+            "statistic": "-" if f.statistic is None else f"{f.statistic:.4g}",
+            "threshold": f"{f.threshold:g}",
+            "drifted": ("yes" if f.drifted else "no") if f.judged else _unjudged(f.note),
+        }
+        for f in report.features
+    ]
+
+
+def _unjudged(note: str | None) -> str:
+    return f"not judged ({note})" if note else "not judged"
 
 
 def _verdicts(report: Any) -> dict[str, Any]:

@@ -73,3 +73,18 @@ def test_bad_files_are_reported(
     text.write_text("{}")
     assert main(["drift", "report", "--reference", str(text), "--current", str(ref)]) == 2
     assert "--reference: expected a .csv or .parquet file" in capsys.readouterr().err
+
+
+def test_plain_report_names_every_feature_before_the_verdict(
+    files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref, _, shifted = files
+    assert main(["drift", "report", "--reference", str(ref), "--current", str(shifted)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["FEATURE", "METHOD", "STATISTIC", "THRESHOLD", "DRIFTED"]
+    rows = {line.split()[0]: line.split() for line in lines[1:4]}
+    assert rows["age"][1:2] == ["wasserstein"] and rows["age"][3:] == ["0.1", "yes"]
+    assert rows["plan"][1] == "jensenshannon" and rows["plan"][4] == "yes"
+    assert rows["income"][4] == "no" and float(rows["income"][2]) < 0.1
+    assert lines[4].startswith("drift detected: 2/3 features drifted")
+    assert len(lines) == 5
