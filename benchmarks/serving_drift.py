@@ -4,7 +4,9 @@ The serving benchmark's model and load (REST OIP single-row infer, 16 connection
 batching 64), against two agents started from the same model folder: one with a reference
 profile beside the model (drift over 20 inputs + 2 prediction columns, 1,000-row windows),
 one with `--no-monitoring`. Rounds alternate between them (on, off, on, off, ...) so that
-load from other work on the machine hits both alike; the ratio is the comparable figure.
+load from other work on the machine hits both alike; the ratios are the comparable figures:
+per round (on / the off round right after it) and overall, plus the agents' CPU time per
+request (from /proc, so a busy machine that slows both alike does not hide the cost).
 Prints one JSON line.
 """
 
@@ -27,7 +29,16 @@ from tests.monitoring.monitored import write_monitored_model  # noqa: E402
 from tests.monitoring.traffic import snapshot  # noqa: E402
 from tests.serving.agentproc import start_agent  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = 5
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 FLAGS = ("--max-batch-size", "64", "--log-level", "warning")
 
 
@@ -48,12 +59,16 @@ def main() -> int:
         on = start_agent(models, work / "on", *FLAGS)
         off = start_agent(models, work / "off", *FLAGS, "--no-monitoring")
         rps: dict[str, list[float]] = {"on": [], "off": []}
+        cpu_us: dict[str, list[float]] = {"on": [], "off": []}
         errors = 0
         try:
             for _ in range(ROUNDS):
                 for label, agent in (("on", on), ("off", off)):
+                    before = cpu_seconds(agent.proc.pid)
                     measured = wrk(binary, agent, 16, work)
+                    used = cpu_seconds(agent.proc.pid) - before
                     rps[label].append(measured["rps"])
+                    cpu_us[label].append(1e6 * used / max(1, measured["requests"]))
                     errors += measured["errors"] + measured["non2xx"]
             drift = snapshot(on).drift
         finally:
@@ -61,12 +76,20 @@ def main() -> int:
             off.stop()
     mean_on = sum(rps["on"]) / ROUNDS
     mean_off = sum(rps["off"]) / ROUNDS
+    ratios = sorted(a / b for a, b in zip(rps["on"], rps["off"], strict=True))
+    cpu_on = sum(cpu_us["on"]) / ROUNDS
+    cpu_off = sum(cpu_us["off"]) / ROUNDS
     result.update(
         rest_rps_monitoring_on=[round(r) for r in rps["on"]],
         rest_rps_monitoring_off=[round(r) for r in rps["off"]],
+        round_ratios_on_over_off_sorted=[round(r, 3) for r in ratios],
         mean_rps_on=round(mean_on),
         mean_rps_off=round(mean_off),
         throughput_cost_percent=round(100 * (1 - mean_on / mean_off), 1),
+        median_round_cost_percent=round(100 * (1 - ratios[len(ratios) // 2]), 1),
+        cpu_us_per_request_on=round(cpu_on, 1),
+        cpu_us_per_request_off=round(cpu_off, 1),
+        cpu_cost_percent=round(100 * (cpu_on / cpu_off - 1), 1),
         drift_windows_closed=drift.windows_closed,
         drift_batches_dropped=drift.batches_dropped,
         errors=errors,

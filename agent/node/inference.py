@@ -68,8 +68,10 @@ class InferenceService:
         self.limits = limits
         self.metrics = metrics
         self.draining = False
-        #: told about every queued request (monitoring: request ids, predictions, drift)
+        #: told about every queued request (monitoring: request ids)
         self.observer: Callable[[Call], None] | None = None
+        #: told about every request that got its outputs (monitoring: predictions, drift)
+        self.on_success: Callable[[Call], None] | None = None
         self._per_model: dict[str, int] = {}
         self._loop = asyncio.get_running_loop()
 
@@ -122,22 +124,25 @@ class InferenceService:
             raise error from exc
         limit = self.limits.request_timeout_s if budget_s is None else budget_s
         timer = self._loop.call_later(limit, _expire, future, limit)
-        future.add_done_callback(partial(self._finished, mv, started, timer))
         call = Call(mv, request, future, names)
+        # One done callback per request does the accounting and tells monitoring.
+        future.add_done_callback(partial(self._finished, call, started, timer))
         if self.observer is not None:
             self.observer(call)
         return call
 
     def _finished(
         self,
-        mv: ModelVersion,
+        call: Call,
         started: float,
         timer: asyncio.TimerHandle,
         future: asyncio.Future[list[np.ndarray]],
     ) -> None:
         timer.cancel()
         error = asyncio.CancelledError() if future.cancelled() else future.exception()
-        self._account(mv, started, error)
+        self._account(call.mv, started, error)
+        if error is None and self.on_success is not None:
+            self.on_success(call)
 
     def _account(self, mv: ModelVersion, started: float, error: BaseException | None) -> None:
         if error is None:

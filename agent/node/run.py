@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 
 from modelfleet.agent.node.config import AgentConfig
 from modelfleet.agent.node.server import Agent, AgentExtension
+
+_SWITCH_INTERVAL_S = 0.0005
 
 
 def run_agent(
@@ -16,6 +19,9 @@ def run_agent(
     extension: AgentExtension | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT and drain; returns the process exit code."""
+    # Background threads (drift, model runs) hold the GIL for up to the switch interval while
+    # the event loop waits to run; 5 ms (the default) stalls serving in bursts.
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
 
     async def main() -> None:
         agent = Agent(config, extension)

@@ -1,9 +1,11 @@
 """Drift accumulation off the event loop: a bounded hand-off queue and one worker thread.
 
-The event loop only appends a request's tensors to a deque (dropping and counting when it is
-full, so serving never waits for drift); the worker drains whatever has queued, gathers it
-into one profile-ordered batch per model version and feeds the version's DriftAccumulator
-once, then evaluates any window that closed.
+The event loop only appends a reference to each finished request to a deque (dropping and
+counting when it is full, so serving never waits for drift); every few hundred milliseconds
+the worker takes whatever has queued, concatenates it once per tensor into one
+profile-ordered batch per model version, feeds the version's DriftAccumulator once, then
+evaluates any window that closed. Few, large numpy steps keep the worker's share of the GIL
+(which the event loop needs) small.
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from typing import Any
 import numpy as np
 
 from modelfleet.agent.node.monitor._columns import ColumnPlan
-from modelfleet.drift import DriftAccumulator, DriftConfig, DriftReport, evaluate
+from modelfleet.drift import DriftAccumulator, DriftConfig, DriftReport, DriftWindow, evaluate
 from modelfleet.profile import ReferenceProfile
 
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = 4096
 DEFAULT_RING = 64
+#: share of one core that evaluating closed windows may use; windows that close faster wait
+#: (the oldest waiting ones are skipped and counted once PENDING_WINDOWS are waiting)
+EVALUATION_BUDGET = 0.02
+PENDING_WINDOWS = 4
+#: how often an idle worker looks for windows whose evaluation is due
+TICK_S = 0.25
 #: the worker waits this long between drains so that a busy stream arrives in large batches
-_DRAIN_INTERVAL_S = 0.05
+#: (each drain costs a fixed number of numpy calls, whatever the number of requests)
+DRAIN_INTERVAL_S = 0.25
 
 Tensors = dict[str, np.ndarray]
 
@@ -44,8 +53,15 @@ class DriftTracker:
         self.profile = profile
         self.feature_names = feature_names
         self.reports: deque[DriftReport] = deque(maxlen=ring)
+        #: windows evaluated (each has a report)
         self.windows_closed = 0
+        #: windows closed while PENDING_WINDOWS others waited for evaluation (not reported)
+        self.windows_skipped = 0
+        self._pending: deque[DriftWindow] = deque()
+        self._next_evaluation = 0.0
         self._columns: ColumnPlan | None = None
+        #: per profile tensor: (name, is an input, output index)
+        self._picks: list[tuple[str, bool, int]] = []
 
     @property
     def last(self) -> DriftReport | None:
@@ -56,23 +72,42 @@ class DriftTracker:
         window = self.accumulator.current
         return window.n_rows if window is not None else 0
 
-    def update(self, batches: list[tuple[Tensors, Tensors]]) -> list[DriftReport]:
-        """Worker thread: fold queued requests (inputs, outputs) in; return closed windows."""
-        first_inputs, first_outputs = batches[0]
+    def update(
+        self, inputs: list[Tensors], outputs: list[list[np.ndarray]], output_names: list[str]
+    ) -> list[DriftReport]:
+        """Worker thread: fold queued requests in (inputs by name, outputs in `output_names`
+        order); return the windows that closed."""
         if self._columns is None:
-            sources = [*first_inputs.items(), *first_outputs.items()]
+            sources = [*inputs[0].items(), *zip(output_names, outputs[0], strict=True)]
             self._columns = ColumnPlan(self.profile, sources, self.feature_names)
-        names = self._columns.tensors
-        if len(batches) == 1:
-            merged = {**first_inputs, **first_outputs}
-            arrays = {t: merged[t] for t in names}
-        else:
-            arrays = {
-                t: np.concatenate([ins[t] if t in ins else outs[t] for ins, outs in batches])
-                for t in names
-            }
-        closed = self.accumulator.update(self._columns.gather(arrays))
-        reports = [evaluate(window) for window in closed]
+            self._picks = [
+                (t, t in inputs[0], output_names.index(t) if t not in inputs[0] else -1)
+                for t in self._columns.tensors
+            ]
+        arrays: Tensors = {}
+        for tensor, is_input, j in self._picks:
+            parts = [ins[tensor] for ins in inputs] if is_input else [outs[j] for outs in outputs]
+            arrays[tensor] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        for window in self.accumulator.update(self._columns.gather(arrays)):
+            if len(self._pending) == PENDING_WINDOWS:
+                self._pending.popleft()
+                self.windows_skipped += 1
+            self._pending.append(window)
+        return self.evaluate_due()
+
+    def evaluate_due(self) -> list[DriftReport]:
+        """Worker thread: evaluate waiting windows while within the evaluation budget.
+
+        A window's evaluation costs milliseconds whatever its size, so under heavy traffic
+        (many small windows a second) evaluating every one would take a large share of the
+        CPU that serving needs; spacing evaluations by their cost bounds that share.
+        """
+        reports = []
+        while self._pending and time.monotonic() >= self._next_evaluation:
+            started = time.monotonic()
+            reports.append(evaluate(self._pending.popleft()))
+            finished = time.monotonic()
+            self._next_evaluation = finished + (finished - started) / EVALUATION_BUDGET
         self.reports.extend(reports)
         self.windows_closed += len(reports)
         return reports
@@ -81,22 +116,26 @@ class DriftTracker:
 class DriftWorker:
     """The single thread that runs every version's drift accumulation."""
 
-    def __init__(self, capacity: int = DEFAULT_QUEUE) -> None:
+    def __init__(
+        self,
+        drain: Callable[[list[Any]], None],
+        capacity: int = DEFAULT_QUEUE,
+        interval_s: float = DRAIN_INTERVAL_S,
+    ) -> None:
         self.capacity = capacity
-        self._queue: deque[tuple[Any, Tensors, tuple[list[str], list[np.ndarray]]]] = deque()
+        self._drain = drain
+        self._interval_s = interval_s
+        self._queue: deque[Any] = deque()
         self._wake = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="drift", daemon=True)
         self._thread.start()
 
-    def offer(
-        self, owner: Any, inputs: Tensors, outputs: tuple[list[str], list[np.ndarray]]
-    ) -> bool:
-        """Event loop: queue one request (its inputs, output names and outputs); False
-        (nothing queued) when the queue is full."""
+    def offer(self, item: Any) -> bool:
+        """Event loop: queue a reference; False (nothing queued) when the queue is full."""
         if len(self._queue) >= self.capacity:
             return False
-        self._queue.append((owner, inputs, outputs))
+        self._queue.append(item)
         if not self._wake.is_set():
             self._wake.set()
         return True
@@ -112,24 +151,15 @@ class DriftWorker:
     def _run(self) -> None:
         queue = self._queue
         while not self._stopped:
-            self._wake.wait()
+            # An empty drain on a tick lets waiting windows be evaluated when traffic stops.
+            self._wake.wait(TICK_S)
             self._wake.clear()
-            while queue and not self._stopped:
-                groups: dict[int, tuple[Any, list[tuple[Tensors, Tensors]]]] = {}
-                for _ in range(len(queue)):
-                    owner, inputs, (names, outputs) = queue.popleft()
-                    named = dict(zip(names, outputs, strict=True))
-                    groups.setdefault(id(owner), (owner, []))[1].append((inputs, named))
-                for owner, batches in groups.values():
-                    _process(owner.drift_batches, batches)
-                time.sleep(_DRAIN_INTERVAL_S)
-
-
-def _process(
-    handler: Callable[[list[tuple[Tensors, Tensors]]], None],
-    batches: list[tuple[Tensors, Tensors]],
-) -> None:
-    try:
-        handler(batches)
-    except Exception:  # drift must never take the worker (or serving) down
-        log.exception("drift accumulation failed")
+            while not self._stopped:
+                items = [queue.popleft() for _ in range(len(queue))]
+                try:
+                    self._drain(items)
+                except Exception:  # drift must never take the worker (or serving) down
+                    log.exception("drift accumulation failed")
+                if not queue:
+                    break
+                time.sleep(self._interval_s)

@@ -9,7 +9,6 @@ optional settings in `modelfleet.json`:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 from modelfleet.agent.node.errors import NotFound
 from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
 from modelfleet.agent.node.monitor._columns import ColumnError
-from modelfleet.agent.node.monitor._drift import DEFAULT_QUEUE, DriftTracker, DriftWorker, Tensors
+from modelfleet.agent.node.monitor._drift import DEFAULT_QUEUE, DriftTracker, DriftWorker
 from modelfleet.agent.node.monitor._predictions import (
     DEFAULT_LOG_SIZE,
     FeedbackResult,
@@ -69,20 +67,38 @@ class VersionMonitor:
         self.score = _pick(settings.get("score"), outputs, 1 if len(outputs) > 1 else None)
         self._drift_settings = settings.get("drift")
 
-    def drift_batches(self, batches: list[tuple[Tensors, Tensors]]) -> None:
-        """Worker thread: start drift on first use (reading the profile), then accumulate."""
+    @property
+    def wants_drift(self) -> bool:
+        """False once drift turned out to be off for this version (nothing to hand over)."""
+        return self.drift is not None or not self._drift_started
+
+    def drift_calls(self, calls: list[Call]) -> None:
+        """Worker thread: start drift on first use (reading the profile), then accumulate
+        the requests' inputs and outputs (concatenated once per tensor)."""
         if not self._drift_started:
-            self._drift_started = True
             self.drift, self.drift_reason = _start_drift(self.mv, self._drift_settings)
+            # Only now: the loop keeps handing requests over until drift is known to be off.
+            self._drift_started = True
         if self.drift is None:
             return
+        inputs = [call.request.inputs for call in calls]
+        # Done futures (they were handed over from their done callback): result() only reads.
+        outputs = [call.future.result() for call in calls]
         try:
-            reports = self.drift.update(batches)
+            reports = self.drift.update(inputs, outputs, calls[0].names)
         except ColumnError as exc:
             self.drift, self.drift_reason = None, f"drift is off: {exc}"
             log.warning("[Monitor] model=%s version=%s %s", self.mv.name, self.mv.version,
                         self.drift_reason)  # fmt: skip
             return
+        self._report(reports)
+
+    def tick(self) -> None:
+        """Worker thread: evaluate windows that waited for the evaluation budget."""
+        if self.drift is not None:
+            self._report(self.drift.evaluate_due())
+
+    def _report(self, reports: list[DriftReport]) -> None:
         sink = self._sink()
         if sink is not None:
             for report in reports:
@@ -98,38 +114,65 @@ class Monitors:
         self._versions: dict[tuple[str, str], VersionMonitor] = {}
         self._logs: dict[str, PredictionLog] = {}
         self._ids = RequestIds()
-        self._worker = DriftWorker(self.settings.queue_capacity)
+        self._worker = DriftWorker(self._drain, self.settings.queue_capacity)
 
     def attach(self, service: InferenceService) -> None:
         service.observer = self.observe
+        service.on_success = self.completed
 
     def close(self) -> None:
         self._worker.close()
 
     # -- event loop: per request ---------------------------------------------------------
     def observe(self, call: Call) -> None:
-        """Give the request an id (returned in the response) and watch for its outputs."""
+        """Give the request an id (returned in the response) unless the client sent one."""
         request = call.request
         if not request.id:
             request.id = self._ids.next()
-        call.future.add_done_callback(partial(self._completed, call))
 
-    def _completed(self, call: Call, future: asyncio.Future[list[np.ndarray]]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        outputs = future.result()
-        monitor = self.version(call.mv)
-        if monitor is None:
-            return
-        scores = outputs[monitor.score] if monitor.score is not None else None
-        log_ = self._logs.get(call.mv.name)
+    def completed(self, call: Call) -> None:
+        """Log the prediction and hand the request (a reference) to the drift worker."""
+        mv = call.mv
+        monitor = self._versions.get((mv.name, mv.version))
+        if monitor is None or monitor.mv is not mv:
+            monitor = self.version(mv)
+            if monitor is None:
+                return
+        outputs = call.future.result()
+        log_ = self._logs.get(mv.name)
         if log_ is None:
-            log_ = self._logs[call.mv.name] = PredictionLog(self.settings.log_size)
-        predicted = outputs[monitor.prediction]
-        log_.add(call.request.id, LoggedPrediction(call.mv.version, predicted, scores))
-        # The worker names the outputs: the loop only hands over references.
-        if not self._worker.offer(monitor, call.request.inputs, (call.names, outputs)):
+            log_ = self._logs[mv.name] = PredictionLog(self.settings.log_size)
+        score = monitor.score
+        log_.add(
+            call.request.id,
+            LoggedPrediction(
+                mv.version,
+                outputs[monitor.prediction],
+                outputs[score] if score is not None else None,
+            ),
+        )
+        if monitor.wants_drift and not self._worker.offer(call):
             monitor.batches_dropped += 1
+
+    def _drain(self, calls: list[Call]) -> None:
+        """Worker thread: one drift update per model version for everything that queued."""
+        if not calls:
+            for each in list(self._versions.values()):
+                each.tick()
+            return
+        first = calls[0].mv
+        if all(call.mv is first for call in calls):
+            groups = [calls]
+        else:
+            by_version: dict[int, list[Call]] = {}
+            for call in calls:
+                by_version.setdefault(id(call.mv), []).append(call)
+            groups = list(by_version.values())
+        for group in groups:
+            mv = group[0].mv
+            found = self._versions.get((mv.name, mv.version))
+            if found is not None and found.mv is mv:
+                found.drift_calls(group)
 
     def version(self, mv: ModelVersion) -> VersionMonitor | None:
         key = (mv.name, mv.version)
