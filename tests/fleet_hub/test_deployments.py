@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import orjson
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from modelfleet.agent.hub.deployments.policy import DenyAll
+from modelfleet.agent.hub.db import AuditEvent
+from modelfleet.agent.hub.deployments.policy import DenyAll, Promotion
 from modelfleet.proto.v1 import deployments_pb2 as dp
 from modelfleet.proto.v1 import fleet_pb2
 from tests.fleet_hub.agentclient import connect
@@ -236,3 +240,112 @@ def test_promotion_policy_and_precise_errors(fleet_hub_factory: Any, sample_onnx
         dp.ListDeploymentEventsRequest(name="fraud", environment="staging"), metadata=hub.md()
     ).events
     assert [e.revision for e in events] == [1]
+
+
+class _Freeze:
+    """A release freeze that starts later: DenyAll while frozen; every question is kept."""
+
+    def __init__(self) -> None:
+        self.frozen = False
+        self.asked: list[Promotion] = []
+        self._deny = DenyAll("release freeze")
+
+    def check(self, promotion: Promotion) -> None:
+        self.asked.append(promotion)
+        if self.frozen:
+            self._deny.check(promotion)
+
+
+def _last_audit(hub: FleetHub, action: str) -> tuple[str, dict[str, Any]]:
+    with Session(hub.state.db.engine) as s:
+        row = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq.desc())
+        ).first()
+    assert row is not None, action
+    return row.outcome, orjson.loads(row.details_json)
+
+
+def test_release_freeze_covers_traffic_rollback_and_undeploy(
+    fleet_hub_factory: Any, sample_onnx: Path
+) -> None:
+    freeze = _Freeze()
+    hub: FleetHub = fleet_hub_factory(freeze)
+    push_versions(hub, sample_onnx, "fraud-model", 3)
+    md = hub.md()
+
+    def split(env: str, *pairs: tuple[int, int]) -> dp.SetTrafficRequest:
+        return dp.SetTrafficRequest(
+            name="fraud", environment=env,
+            split=[dp.TrafficSplit(model_version=v, percent=p) for v, p in pairs],
+        )  # fmt: skip
+
+    deploy = dp.DeployRequest(
+        name="fraud", environment="production", model_name="fraud-model", model_version=1
+    )
+    hub.deployments.Deploy(deploy, metadata=md)
+    hub.deployments.SetTraffic(split("production", (1, 90), (2, 10)), metadata=md)
+    outcome, details = _last_audit(hub, "Deployments.SetTraffic")
+    assert (outcome, details["policy"]) == ("ok", "allowed")
+    assert [(p.kind, p.introduces) for p in freeze.asked] == [
+        ("deploy", {1}),
+        ("traffic", {2}),
+    ]
+
+    freeze.frozen = True
+    freeze.asked.clear()
+    get = dp.GetDeploymentRequest(name="fraud", environment="production")
+    before = hub.deployments.GetDeployment(get, metadata=md)
+    refused = {
+        "Deployments.SetTraffic": lambda: hub.deployments.SetTraffic(
+            split("production", (1, 50), (2, 50)), metadata=md
+        ),
+        "Deployments.Rollback": lambda: hub.deployments.Rollback(
+            dp.RollbackRequest(name="fraud", environment="production"), metadata=md
+        ),
+        "Deployments.Undeploy": lambda: hub.deployments.Undeploy(
+            dp.UndeployRequest(name="fraud", environment="production"), metadata=md
+        ),
+    }
+    for action, call in refused.items():
+        err = _error(call)
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (action, err.details())
+        assert "promotion policy: release freeze" in err.details()
+        assert hub.deployments.GetDeployment(get, metadata=md) == before, action
+        outcome, details = _last_audit(hub, action)
+        assert (outcome, details["policy"], details["code"]) == (
+            "error",
+            "denied",
+            "PERMISSION_DENIED",
+        )
+    # A split that brings in a version not served yet is a promotion; the others are asked
+    # too, and say what they would change.
+    err = _error(lambda: hub.deployments.SetTraffic(split("production", (3, 100)), metadata=md))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert [(p.kind, p.served, p.introduces, p.spec.active) for p in freeze.asked] == [
+        ("traffic", {1, 2}, set(), True),
+        ("rollback", {1, 2}, set(), True),
+        ("undeploy", {1, 2}, set(), False),
+        ("traffic", {1, 2}, {3}, True),
+    ]
+    assert hub.deployments.GetDeployment(get, metadata=md) == before
+
+    # Environments that are not guarded are not the policy's business, frozen or not.
+    freeze.asked.clear()
+    staging = dp.DeployRequest(
+        name="fraud", environment="staging", model_name="fraud-model", model_version=1
+    )
+    hub.deployments.Deploy(staging, metadata=md)
+    hub.deployments.SetTraffic(split("staging", (1, 50), (3, 50)), metadata=md)
+    hub.deployments.Undeploy(dp.UndeployRequest(name="fraud", environment="staging"), metadata=md)
+    assert freeze.asked == []
+    outcome, details = _last_audit(hub, "Deployments.Undeploy")
+    assert outcome == "ok" and "policy" not in details
+
+    # Policy lifted: the rollback goes through and its audit row says it was allowed.
+    freeze.frozen = False
+    back = hub.deployments.Rollback(
+        dp.RollbackRequest(name="fraud", environment="production"), metadata=md
+    )
+    assert _versions(back) == [(1, 100)]
+    outcome, details = _last_audit(hub, "Deployments.Rollback")
+    assert (outcome, details["policy"], details["kind"]) == ("ok", "allowed", "rollback")

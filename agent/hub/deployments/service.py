@@ -48,15 +48,8 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                 limits=settings_of(request.limits),
                 source=source,
             )
-            if policy.applies(request.environment):
-                # Deploying straight to a guarded environment is a promotion too.
-                call = current_call()
-                self._policy.check(
-                    policy.Promotion(
-                        call.ws.id, request.name, "", request.environment, spec,
-                        call.user.username, request.reason,
-                    )
-                )  # fmt: skip
+            # Deploying straight to a guarded environment is a promotion too.
+            self._ask_policy("deploy", request.name, request.environment, spec, row, request.reason)
             return spec, "deploy"
 
         return await self._change(request.name, request.environment, request.reason, change)
@@ -78,18 +71,9 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                     f"from_environment: {request.name!r} is undeployed in {source_env!r}"
                 )
             spec = dataclasses.replace(spec, source=f"promoted from {source_env}")
-            if policy.applies(target_env):
-                self._policy.check(
-                    policy.Promotion(
-                        call.ws.id,
-                        request.name,
-                        source_env,
-                        target_env,
-                        spec,
-                        call.user.username,
-                        request.reason,
-                    )
-                )
+            self._ask_policy(
+                "promote", request.name, target_env, spec, row, request.reason, source_env
+            )
             return spec, "promote"
 
         return await self._change(
@@ -108,7 +92,12 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                 )
             if number == row.revision:
                 raise InvalidArgument("to_revision", "a revision other than the current one")
-            return Spec.from_json(store.revision(s, row, number).spec_json), "rollback"
+            spec = Spec.from_json(store.revision(s, row, number).spec_json)
+            # Going back to what was served before is still a change the policy is asked about.
+            self._ask_policy(
+                "rollback", request.name, request.environment, spec, row, request.reason
+            )
+            return spec, "rollback"
 
         return await self._change(request.name, request.environment, request.reason, change)
 
@@ -124,7 +113,11 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
             model = current.targets[0].model_name
             targets = store.retarget(s, current_call().ws.id, model, split)
             sticky = request.sticky_key or current.sticky_key
-            return dataclasses.replace(current, targets=targets, sticky_key=sticky), "traffic"
+            spec = dataclasses.replace(current, targets=targets, sticky_key=sticky)
+            self._ask_policy(
+                "traffic", request.name, request.environment, spec, row, request.reason
+            )
+            return spec, "traffic"
 
         return await self._change(request.name, request.environment, request.reason, change)
 
@@ -133,7 +126,11 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
     ) -> deployments_pb2.Deployment:
         def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
             current = self._current(s, row, request.name, request.environment)
-            return dataclasses.replace(current, state="undeployed"), "undeploy"
+            spec = dataclasses.replace(current, state="undeployed")
+            self._ask_policy(
+                "undeploy", request.name, request.environment, spec, row, request.reason
+            )
+            return spec, "undeploy"
 
         return await self._change(request.name, request.environment, request.reason, change)
 
@@ -204,12 +201,36 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                 row=row,
             )
             details = {"kind": kind, "revision": row.revision, "reason": reason}
-            record(s, call, details={**details, **store.describe(spec)})
+            # call.details carries the policy decision for guarded environments.
+            record(s, call, details={**call.details, **details, **store.describe(spec)})
             return self._messages(s, [row])[0]
 
         message = await self._db.write(write)
         await self._fleet.deployments_changed(call.ws.id, env)
         return message
+
+    def _ask_policy(
+        self,
+        kind: str,
+        name: str,
+        env: str,
+        spec: Spec,
+        row: DeploymentRow | None,
+        reason: str,
+        from_env: str = "",
+    ) -> None:
+        """Ask the promotion policy about a change in a guarded environment (others pass)."""
+        if not policy.applies(env):
+            return
+        call = current_call()
+        served = policy.served_versions(Spec.from_json(row.spec_json) if row is not None else None)
+        promotion = policy.Promotion(
+            call.ws.id, name, from_env, env, spec, call.user.username, reason, kind, served
+        )
+        # The audit row says the decision: a refusal's row is written from call.details.
+        call.details["policy"] = "denied"
+        self._policy.check(promotion)
+        call.details["policy"] = "allowed"
 
     @staticmethod
     def _current(s: Session, row: DeploymentRow | None, name: str, env: str) -> Spec:
