@@ -53,6 +53,7 @@ class DeployDialog(QDialog):
         self.env_combo.setEditable(True)
         self.env_combo.addItems(vm.environments())
         self.env_combo.setToolTip("Environment whose agents serve the deployment")
+        self.env_combo.lineEdit().setToolTip(self.env_combo.toolTip())
         self.selector_edit = QLineEdit(placeholderText="zone=eu,gpu=true (optional)")
         self.selector_edit.setToolTip("Only agents with all these labels")
         form.addRow("Model", self.model_edit)

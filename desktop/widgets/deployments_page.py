@@ -88,6 +88,7 @@ class DeploymentsPage(Page):
         self.promote_combo = QComboBox()
         self.promote_combo.setEditable(True)
         self.promote_combo.setToolTip("Environment to promote to")
+        self.promote_combo.lineEdit().setToolTip("Environment to promote to")
         self.promote_button = _button("Promote", "Promote this deployment to the environment")
         self.promote_button.clicked.connect(self.promote)
         self.canary_version = QSpinBox()

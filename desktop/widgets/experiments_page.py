@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,11 @@ def _button(text: str, tooltip: str) -> QPushButton:
     button = QPushButton(text)
     button.setToolTip(tooltip)
     return button
+
+
+def _name_scroll_buttons(tabs: QTabWidget) -> None:
+    for button in tabs.tabBar().findChildren(QToolButton):
+        button.setToolTip("Scroll the tabs")  # the tab bar's own scroll arrows
 
 
 def _table(model: RowsModel) -> QTableView:
@@ -154,6 +160,7 @@ class ExperimentsPage(Page):
                                      "Side by side: params and metrics",
                                      "Discussion of the selected run")):  # fmt: skip
             self.tabs.setTabToolTip(index, tip)
+        _name_scroll_buttons(self.tabs)
         return self.tabs
 
     def apply_filter(self) -> None:

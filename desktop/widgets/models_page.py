@@ -26,7 +26,7 @@ from modelfleet.client import ModelVersion, RegisteredModel
 from modelfleet.desktop.viewmodels.models import ModelsViewModel, VersionDetail
 from modelfleet.desktop.widgets.admin_tabs import RowsModel
 from modelfleet.desktop.widgets.base import Page
-from modelfleet.desktop.widgets.experiments_page import _button, _table
+from modelfleet.desktop.widgets.experiments_page import _button, _name_scroll_buttons, _table
 from modelfleet.desktop.widgets.prompts import ask_save_path, confirm
 from modelfleet.desktop.widgets.theme import MARGIN, SPACING, current_theme, styled_label
 
@@ -84,6 +84,7 @@ class ModelsPage(Page):
         self.alias_combo = QComboBox()
         self.alias_combo.setEditable(True)
         self.alias_combo.setToolTip("Alias to move to the selected version (or a new one)")
+        self.alias_combo.lineEdit().setToolTip(self.alias_combo.toolTip())
         self.alias_combo.setMinimumWidth(120)
         self.alias_button = _button("Move alias here", "Point the alias at the selected version")
         self.alias_button.clicked.connect(self.move_alias)
@@ -134,6 +135,7 @@ class ModelsPage(Page):
                                      "Training-data histograms from the reference profile",
                                      "Discussion of this version")):  # fmt: skip
             self.tabs.setTabToolTip(index, tip)
+        _name_scroll_buttons(self.tabs)
         return self.tabs
 
     def _build_profile(self) -> QWidget:

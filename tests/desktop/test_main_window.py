@@ -13,11 +13,19 @@ from modelfleet.desktop.widgets.admin_page import AdminPage
 from modelfleet.desktop.widgets.alerts_page import AlertsPage
 from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import PlaceholderPage
+from modelfleet.desktop.widgets.deployments_page import DeploymentsPage
+from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
+from modelfleet.desktop.widgets.home_page import HomePage
+from modelfleet.desktop.widgets.models_page import ModelsPage
 from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
 from modelfleet.desktop.widgets.notebooks_page import NotebooksPage
 from modelfleet.desktop.widgets.theme import DARK, LIGHT, apply_theme
 
 PAGE_CLASSES = {
+    "home": HomePage,
+    "experiments": ExperimentsPage,
+    "models": ModelsPage,
+    "deployments": DeploymentsPage,
     "monitoring": MonitoringPage,
     "alerts": AlertsPage,
     "audit": AuditPage,
