@@ -177,12 +177,17 @@ def append(session: Session, record: AuditRecord) -> int:
 
 
 def _storable(record: AuditRecord) -> AuditRecord:
-    fixed = {}
-    for name, width in _WIDTHS.items():
-        value: str = getattr(record, name)
-        if len(value) > width or _CONTROL.search(value):
-            fixed[name] = _CONTROL.sub(_escape, value)[:width]
-    return AuditRecord(**{**_fields(record), **fixed}) if fixed else record
+    values: list[str] = [getattr(record, name) for name in _WIDTHS]
+    # One search over all columns: appends run on every mutating call.
+    if not _CONTROL.search("".join(values)) and all(
+        len(v) <= w for v, w in zip(values, _WIDTHS.values(), strict=True)
+    ):
+        return record
+    fixed = {
+        name: _CONTROL.sub(_escape, value)[:width]
+        for (name, width), value in zip(_WIDTHS.items(), values, strict=True)
+    }
+    return AuditRecord(**{**_fields(record), **fixed})
 
 
 def _escape(match: re.Match[str]) -> str:
