@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet._version import __version__
+from modelfleet.cli._common import exit_quietly_on_closed_pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +260,10 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return exit_quietly_on_closed_pipe(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

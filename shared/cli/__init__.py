@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from modelfleet._version import __version__
-from modelfleet.cli._common import CliError
+from modelfleet.cli._common import CliError, exit_quietly_on_closed_pipe
 
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_GROUPS: tuple[str, ...] = (
@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return exit_quietly_on_closed_pipe(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -15,6 +16,27 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+#: 128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away (`| head`).
+EXIT_CLOSED_PIPE = 141
+
+
+def exit_quietly_on_closed_pipe(body: Callable[[], int]) -> int:
+    """Run a command line's body; a reader that closed its end of standard output ends the
+    command quietly (no traceback) with status `EXIT_CLOSED_PIPE`, like `yes | head -1`."""
+    try:
+        try:
+            return body()
+        finally:
+            # Output still buffered must fail here, inside the guard, not at interpreter exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes standard output once more at exit; /dev/null keeps that quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_CLOSED_PIPE
 
 
 def print_json(value: Any) -> None:
