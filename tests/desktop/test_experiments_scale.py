@@ -13,11 +13,12 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from PySide6.QtWidgets import QAbstractSlider
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from modelfleet.agent.hub.db import make_engine
 from modelfleet.desktop.app import Desktop
@@ -54,18 +55,30 @@ def seed_runs(db_url: str, workspace_id: str, experiment_id: str, runs: int) -> 
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
+            # Hubs whose runs carry an integer key (runs.seq, copied as run_seq into the
+            # summary and param rows) get one; the keys follow the runs already there.
+            keyed = "seq" in {c["name"] for c in inspect(conn).get_columns("runs")}
+            seqs: Sequence[int | None] = [None] * runs
+            if keyed:
+                last = conn.execute(text("SELECT coalesce(max(seq), 0) FROM runs")).scalar_one()
+                seqs = range(int(last) + 1, int(last) + 1 + runs)
+            key, key_of = (("seq",), lambda q: (q,)) if keyed else ((), lambda q: ())
+            run_key = ("run_seq",) if keyed else ()
             _bulk(conn, "runs",
-                  ("id", "workspace_id", "experiment_id", "name", "status", "start_time",
+                  ("id", *key, "workspace_id", "experiment_id", "name", "status", "start_time",
                    "created_by"),
-                  [(r, workspace_id, experiment_id, f"run-{i}", 2,
-                    base + timedelta(seconds=i), "seed") for i, r in enumerate(ids)])  # fmt: skip
+                  [(r, *key_of(q), workspace_id, experiment_id, f"run-{i}", 2,
+                    base + timedelta(seconds=i), "seed")
+                   for i, (r, q) in enumerate(zip(ids, seqs, strict=True))])  # fmt: skip
             _bulk(conn, "metric_series",
-                  ("run_id", "key", "last", "min", "max", "count", "last_step",
+                  ("run_id", *run_key, "key", "last", "min", "max", "count", "last_step",
                    "last_timestamp_ms"),
-                  [(r, f"m{k}", v, v, v, 1, 0, 0) for r, row in zip(ids, metrics, strict=True)
+                  [(r, *key_of(q), f"m{k}", v, v, v, 1, 0, 0)
+                   for r, q, row in zip(ids, seqs, metrics, strict=True)
                    for k, v in enumerate(row)])  # fmt: skip
-            _bulk(conn, "run_params", ("run_id", "key", "value", "value_num"),
-                  [(r, f"p{k}", f"v{c}", None) for r, row in zip(ids, params, strict=True)
+            _bulk(conn, "run_params", ("run_id", *run_key, "key", "value", "value_num"),
+                  [(r, *key_of(q), f"p{k}", f"v{c}", None)
+                   for r, q, row in zip(ids, seqs, params, strict=True)
                    for k, c in enumerate(row)])  # fmt: skip
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
