@@ -7,6 +7,7 @@ here. Servers stop with the app (`shutdown`); a key left by a crash simply expir
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from modelfleet.desktop.viewmodels.session import Progress, SessionViewModel
 from modelfleet.desktop.workers import TaskWorker, WorkerSlot
 
 KEY_TTL = timedelta(hours=12)
+# Key names are slugs: the host name lowercased, other characters replaced.
+_HOST = re.sub(r"[^a-z0-9_.-]+", "-", socket.gethostname().lower()).strip("-.")[:32] or "host"
 
 
 class NotebooksViewModel(QObject):
@@ -68,7 +71,7 @@ class NotebooksViewModel(QObject):
         def start(client: HubClient, token: CancelToken, _p: Progress) -> NotebookServer:
             stamp = datetime.now(UTC)
             created = client.create_api_key(
-                f"notebook {socket.gethostname()[:40]} {stamp:%Y-%m-%d %H:%M:%S}", role,
+                f"notebook-{_HOST}-{stamp:%Y%m%d-%H%M%S}", role,
                 expires_at=stamp + KEY_TTL, workspace=ws,
             )  # fmt: skip
             access = HubAccess(hub, hub_ca, ws, created.secret, created.key.id)
