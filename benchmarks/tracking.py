@@ -119,26 +119,34 @@ def seed_runs(db_url: str, workspace_id: str, experiment_id: str, runs: int) -> 
             if not sqlite:
                 # Seeding only: skip the per-row foreign-key triggers (the ids are consistent).
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
+            # Integer run keys continue after the runs already there (the SDK run).
+            first = int(conn.execute(text("SELECT coalesce(max(seq), 0) + 1 FROM runs")).scalar())
+            seqs = range(first, first + runs)
             _bulk(conn, "runs",
-                  ("id", "workspace_id", "experiment_id", "name", "status", "start_time",
+                  ("id", "seq", "workspace_id", "experiment_id", "name", "status", "start_time",
                    "created_by"),
-                  [(r, workspace_id, experiment_id, f"run-{i}", 2, when(i), "bench")
-                   for i, r in enumerate(ids)])  # fmt: skip
+                  [(r, q, workspace_id, experiment_id, f"run-{i}", 2, when(i), "bench")
+                   for i, (r, q) in enumerate(zip(ids, seqs, strict=True))])  # fmt: skip
+            if not sqlite:
+                conn.execute(text(
+                    "SELECT setval(pg_get_serial_sequence('runs', 'seq'), max(seq)) FROM runs"
+                ))  # fmt: skip
             values = rng.random((runs, N_METRICS))
             series = [
-                (r, f"m{k:02d}", float(v), float(v), float(v), 1, 0, 0)
-                for r, row in zip(ids, values.tolist(), strict=True)
+                (r, q, f"m{k:02d}", float(v), float(v), float(v), 1, 0, 0)
+                for r, q, row in zip(ids, seqs, values.tolist(), strict=True)
                 for k, v in enumerate(row)
             ]
             _bulk(conn, "metric_series",
-                  ("run_id", "key", "last", "min", "max", "count", "last_step",
+                  ("run_id", "run_seq", "key", "last", "min", "max", "count", "last_step",
                    "last_timestamp_ms"), series)  # fmt: skip
             choices = rng.integers(0, 10, (runs, N_PARAMS)).tolist()
             params = [
-                (r, f"p{k}", f"v{c}", None) for r, row in zip(ids, choices, strict=True)
+                (r, q, f"p{k}", f"v{c}", None)
+                for r, q, row in zip(ids, seqs, choices, strict=True)
                 for k, c in enumerate(row)
             ]  # fmt: skip
-            _bulk(conn, "run_params", ("run_id", "key", "value", "value_num"), params)
+            _bulk(conn, "run_params", ("run_id", "run_seq", "key", "value", "value_num"), params)
         # The state autovacuum keeps a live database in: statistics, visibility map.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE" if sqlite else "VACUUM ANALYZE"))

@@ -3,6 +3,10 @@
 Metric points live in a narrow table keyed by a series id (one series per run and key);
 the series row doubles as the summary (last/min/max/count) that every batch updates in
 its own transaction, so searching and listing runs never aggregate raw points.
+
+Runs also carry an integer key (`runs.seq`), copied as `run_seq` into the summary, param
+and tag rows: the search indexes hold that 8-byte key instead of the 32-character id,
+which halves them and makes each semi-join probe an integer comparison.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -25,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from modelfleet.agent.hub.db.models import Base, UtcDateTime, new_id, utcnow
 
 _RUN_FK = "runs.id"
+_KEY_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Experiment(Base):
@@ -47,6 +53,9 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Generated on PostgreSQL; SQLite has no identity columns, so `next_run_seq` fills it
+    # under the write lock every SQLite writer holds.
+    seq: Mapped[int] = mapped_column(_KEY_TYPE, Identity())
     # Copied from the experiment so every search is scoped without a join.
     workspace_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("workspaces.id", ondelete="CASCADE")
@@ -67,7 +76,9 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_workspace_start", "workspace_id", "start_time", "id"),
         Index("ix_runs_experiment_start", "experiment_id", "start_time", "id"),
+        Index("ix_runs_seq", "seq", unique=True),
     )
+    __mapper_args__ = {"eager_defaults": True}
 
 
 class RunParam(Base):
@@ -77,14 +88,16 @@ class RunParam(Base):
         String(32), ForeignKey(_RUN_FK, ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_seq: Mapped[int] = mapped_column(_KEY_TYPE)
     value: Mapped[str] = mapped_column(String(6000))
     # The value read as a number when it is one, for numeric filters and ordering.
     value_num: Mapped[float | None] = mapped_column(Double)
 
     __table_args__ = (
-        # Covering: filters read run ids from the index alone.
-        Index("ix_run_params_key_value", "key", "value", "run_id"),
-        Index("ix_run_params_key_num", "key", "value_num", "run_id"),
+        # Covering: filters read run keys from the index alone.
+        Index("ix_run_params_key_value_seq", "key", "value", "run_seq"),
+        Index("ix_run_params_key_num_seq", "key", "value_num", "run_seq"),
+        Index("ix_run_params_seq_key", "run_seq", "key", unique=True),
     )
 
 
@@ -95,9 +108,13 @@ class RunTag(Base):
         String(32), ForeignKey(_RUN_FK, ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_seq: Mapped[int] = mapped_column(_KEY_TYPE)
     value: Mapped[str] = mapped_column(String(6000))
 
-    __table_args__ = (Index("ix_run_tags_key_value", "key", "value", "run_id"),)
+    __table_args__ = (
+        Index("ix_run_tags_key_value_seq", "key", "value", "run_seq"),
+        Index("ix_run_tags_seq_key", "run_seq", "key", unique=True),
+    )
 
 
 class MetricSeries(Base):
@@ -105,8 +122,9 @@ class MetricSeries(Base):
 
     __tablename__ = "metric_series"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(_KEY_TYPE, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey(_RUN_FK, ondelete="CASCADE"))
+    run_seq: Mapped[int] = mapped_column(_KEY_TYPE)
     key: Mapped[str] = mapped_column(String(250))
     last: Mapped[float] = mapped_column(Double)
     min: Mapped[float] = mapped_column(Double)
@@ -117,8 +135,10 @@ class MetricSeries(Base):
 
     __table_args__ = (
         Index("ix_metric_series_run_key", "run_id", "key", unique=True),
-        # Filters and ordering by a metric walk this index in value order.
-        Index("ix_metric_series_key_last", "key", "last", "run_id"),
+        # Filters and ordering by a metric walk this index in value order; the other one
+        # answers "does run N have metric K in range" with one probe.
+        Index("ix_metric_series_key_last_seq", "key", "last", "run_seq"),
+        Index("ix_metric_series_seq_key", "run_seq", "key", "last"),
     )
 
 
@@ -129,7 +149,7 @@ class MetricSeries(Base):
 metric_points = Table(
     "metric_points",
     Base.metadata,
-    Column("series_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("series_id", _KEY_TYPE, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("value", Double, nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),

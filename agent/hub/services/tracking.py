@@ -29,6 +29,7 @@ from modelfleet.agent.hub.services.convert import from_timestamp
 from modelfleet.agent.hub.services.tracking_reads import TrackingReads
 from modelfleet.agent.hub.tracking import convert, ingest
 from modelfleet.agent.hub.tracking.queries import (
+    assign_seq,
     check_values,
     find_experiment,
     find_run,
@@ -153,10 +154,11 @@ class TrackingServicer(TrackingReads):
                 parent_run_id=parent,
                 created_by=call.user.username,
             )
+            assign_seq(s, run)
             s.add(run)
             s.flush()
-            ingest.store_params(s, run.id, params)
-            ingest.store_tags(s, run.id, tags)
+            ingest.store_params(s, run, params)
+            ingest.store_tags(s, run, tags)
             call.target = f"run:{run.id}"
             record(s, call, details={"experiment_id": experiment.id, "run_id": run.id})
             return convert.run(run_views(s, [run])[0])
@@ -205,9 +207,9 @@ class TrackingServicer(TrackingReads):
             prior = ingest.claim(s, run.id, request.idempotency_key, n)
             if prior is not None:
                 return prior, True
-            ingest.store_params(s, run.id, params)
-            ingest.store_tags(s, run.id, tags)
-            stored = ingest.store_points(s, run.id, points)
+            ingest.store_params(s, run, params)
+            ingest.store_tags(s, run, tags)
+            stored = ingest.store_points(s, run, points)
             record(s, call, details={"metrics": stored, "params": len(params), "tags": len(tags)})
             return stored, False
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub import validation
 from modelfleet.agent.hub.access.principal import current_call
-from modelfleet.agent.hub.db.tracking_models import Experiment, MetricSeries, Run
+from modelfleet.agent.hub.db.tracking_models import Experiment, MetricSeries
 from modelfleet.agent.hub.errors import Context, InvalidArgument, NotFound
 from modelfleet.agent.hub.services.users import decode_cursor, encode_cursor, page_size
 from modelfleet.agent.hub.state import HubState
@@ -23,6 +23,7 @@ from modelfleet.agent.hub.tracking.queries import (
     check_key,
     find_experiment,
     find_run,
+    page_runs,
     run_counts,
     run_views,
     runs_by_id,
@@ -117,8 +118,7 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
             rows = search.page_rows(s, make, order, cursor, limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
-            runs = {r.id: r for r in s.scalars(select(Run).where(Run.id.in_([r[0] for r in rows])))}
-            views = run_views(s, [runs[r[0]] for r in rows])
+            views = run_views(s, page_runs(s, [r[0] for r in rows]))
             if total < 0:
                 total = int(s.execute(make(None, 1, None).count).scalar_one())
             token = search.encode_cursor(query_id, sorts, rows[-1], total) if more else ""

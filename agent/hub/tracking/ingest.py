@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from modelfleet.agent.hub.db.tracking_models import (
     LoggedBatch,
     MetricSeries,
+    Run,
     RunParam,
     RunTag,
 )
@@ -135,12 +136,12 @@ def claim(s: Session, run_id: str, key: str, points: int) -> int | None:
     return None
 
 
-def store_params(s: Session, run_id: str, params: dict[str, str]) -> None:
+def store_params(s: Session, run: Run, params: dict[str, str]) -> None:
     """Params are write-once: the same value again is fine, a different one is refused."""
     if not params:
         return
     query = select(RunParam.key, RunParam.value).where(
-        RunParam.run_id == run_id, RunParam.key.in_(list(params))
+        RunParam.run_id == run.id, RunParam.key.in_(list(params))
     )
     existing = {key: value for key, value in s.execute(query)}
     for key, value in params.items():
@@ -149,7 +150,7 @@ def store_params(s: Session, run_id: str, params: dict[str, str]) -> None:
             expected = f"the value already logged ({old[:64]!r}); params are write-once"
             raise InvalidArgument(f"params[{key!r}]", expected, got=repr(value[:64]))
     fresh = [
-        {"run_id": run_id, "key": k, "value": v, "value_num": as_number(v)}
+        {"run_id": run.id, "run_seq": run.seq, "key": k, "value": v, "value_num": as_number(v)}
         for k, v in params.items()
         if k not in existing
     ]
@@ -157,11 +158,11 @@ def store_params(s: Session, run_id: str, params: dict[str, str]) -> None:
         s.execute(insert(RunParam), fresh)
 
 
-def store_tags(s: Session, run_id: str, tags: dict[str, str]) -> None:
+def store_tags(s: Session, run: Run, tags: dict[str, str]) -> None:
     if not tags:
         return
     upsert = _insert(s)(RunTag).values(
-        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        [{"run_id": run.id, "run_seq": run.seq, "key": k, "value": v} for k, v in tags.items()]
     )
     s.execute(
         upsert.on_conflict_do_update(
@@ -174,7 +175,7 @@ def _insert(s: Session) -> Any:
     return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def store_points(s: Session, run_id: str, points: Points) -> int:
+def store_points(s: Session, run: Run, points: Points) -> int:
     """Update the touched summaries and insert the points; returns how many were stored."""
     n = len(points.values)
     if n == 0:
@@ -192,7 +193,8 @@ def store_points(s: Session, run_id: str, points: Points) -> int:
     last = order[ends]
     rows = [
         {
-            "run_id": run_id,
+            "run_id": run.id,
+            "run_seq": run.seq,
             "key": key,
             "last": float(points.values[last[i]]),
             "min": float(lows[i]),
@@ -248,9 +250,15 @@ def _copy_points(s: Session, series: NDArray[np.int64], points: Points) -> None:
         copy.write(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
 
 
+def _least_greatest(s: Session) -> tuple[Any, Any]:
+    """Two-argument min and max: SQLite's scalar min()/max() are PostgreSQL's least/greatest."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.least, func.greatest
+    return func.min, func.max
+
+
 def _upsert_series(s: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    postgres = s.get_bind().dialect.name == "postgresql"
-    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    least, greatest = _least_greatest(s)
     stmt = _insert(s)(MetricSeries).values(rows)
     new = stmt.excluded
     newer = new.last_step >= MetricSeries.last_step

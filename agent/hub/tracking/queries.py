@@ -6,6 +6,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,9 +38,42 @@ class Summary:
     last_step: int
 
 
+class RunFields(Protocol):
+    """What a run message needs of a run: an ORM `Run` or a row of `RUN_COLUMNS`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def experiment_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def start_time(self) -> datetime: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def parent_run_id(self) -> str | None: ...
+    @property
+    def created_by(self) -> str: ...
+
+
+RUN_COLUMNS = (
+    Run.id,
+    Run.experiment_id,
+    Run.name,
+    Run.status,
+    Run.start_time,
+    Run.end_time,
+    Run.parent_run_id,
+    Run.created_by,
+)
+
+
 @dataclass
 class RunView:
-    run: Run
+    run: RunFields
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[Summary] = field(default_factory=list)
@@ -69,6 +104,16 @@ def as_number(value: str) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def assign_seq(s: Session, run: Run) -> None:
+    """Number a new run on SQLite, which has no identity columns (PostgreSQL numbers it).
+
+    Every SQLite writer holds the database's write lock (BEGIN IMMEDIATE), so the next
+    number cannot be taken twice.
+    """
+    if s.get_bind().dialect.name == "sqlite":
+        run.seq = int(s.execute(select(func.coalesce(func.max(Run.seq), 0) + 1)).scalar_one())
 
 
 def find_experiment(
@@ -126,8 +171,9 @@ def summaries(s: Session, run_ids: Sequence[str]) -> dict[str, list[Summary]]:
     return out
 
 
-def run_views(s: Session, runs: Sequence[Run]) -> list[RunView]:
-    """Runs with params, tags, metric summaries and artifacts: four queries for any number."""
+def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
+    """Runs with params, tags, metric summaries and artifacts: four queries for any number,
+    each returning plain tuples (no ORM objects are built for a page of runs)."""
     views = {r.id: RunView(r) for r in runs}
     if not views:
         return []
@@ -144,6 +190,12 @@ def run_views(s: Session, runs: Sequence[Run]) -> list[RunView]:
     for link in s.scalars(links.order_by(RunArtifactLink.path)):
         views[link.run_id].artifacts.append(link)
     return [views[r.id] for r in runs]
+
+
+def page_runs(s: Session, run_ids: Sequence[str]) -> list[Any]:
+    """The runs of a search page as rows of RUN_COLUMNS, in the order given."""
+    rows = {row.id: row for row in s.execute(select(*RUN_COLUMNS).where(Run.id.in_(run_ids)))}
+    return [rows[r] for r in run_ids]
 
 
 def runs_by_id(s: Session, workspace_id: str, run_ids: Sequence[str]) -> list[Run]:

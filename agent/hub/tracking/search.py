@@ -69,13 +69,15 @@ def _time(value: str | float, field: str, position: int) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
-    """One clause as a boolean SQL expression over `Run`.
+def condition(clause: Clause, run_key: Any = None, field: str = "filter") -> ColumnElement[bool]:
+    """One clause as a boolean SQL expression over `Run` (and `run_key`, the integer run
+    key of the query's driving table, `Run.seq` by default).
 
     Conditions on metrics, params and tags are uncorrelated `IN` subqueries: each reads
-    its run ids once from a covering index, where a correlated EXISTS would be probed
+    its run keys once from a covering index, where a correlated EXISTS would be probed
     once per run (SQLite does not turn it into a semi-join; PostgreSQL does either way).
     """
+    key_column = Run.seq if run_key is None else run_key
     kind, key, at = clause.operand.kind, clause.operand.key, clause.position
     if kind == "metrics":
         if not isinstance(clause.value, float) or clause.op == "LIKE":
@@ -84,8 +86,8 @@ def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
                 f"a number to compare metrics.{key} with at position {at}",
                 repr(clause.value),
             )
-        return Run.id.in_(
-            select(MetricSeries.run_id).where(
+        return key_column.in_(
+            select(MetricSeries.run_seq).where(
                 MetricSeries.key == key, _where(MetricSeries.last, clause, field)
             )
         )
@@ -95,14 +97,14 @@ def condition(clause: Clause, field: str = "filter") -> ColumnElement[bool]:
         column = RunParam.value_num if isinstance(clause.value, float) else RunParam.value
         if clause.op == "LIKE" and column is RunParam.value_num:
             raise InvalidArgument(field, f"a quoted pattern after LIKE at position {at}")
-        return Run.id.in_(
-            select(RunParam.run_id).where(RunParam.key == key, _where(column, clause, field))
+        return key_column.in_(
+            select(RunParam.run_seq).where(RunParam.key == key, _where(column, clause, field))
         )
     if kind == "tags":
         if not isinstance(clause.value, str):
             raise InvalidArgument(field, f"a quoted string for tags.{key} at position {at}")
-        return Run.id.in_(
-            select(RunTag.run_id).where(RunTag.key == key, _where(RunTag.value, clause, field))
+        return key_column.in_(
+            select(RunTag.run_seq).where(RunTag.key == key, _where(RunTag.value, clause, field))
         )
     column = _ATTRIBUTE_COLUMNS[kind]
     if kind == "status":
@@ -196,22 +198,29 @@ def build(
 ) -> SearchQuery:
     """The page query; with `present` set, only runs that have (True) or lack (False) the
     first order key's metric, so the first kind can be read in index order."""
+    sorts, joins = _sorts(order)
+    driver = joins[0][1] if joins and present is True else None
     scope = [Run.workspace_id == workspace_id]
     if experiment_ids is not None:
         scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
-    scope.extend(condition(c) for c in clauses)
-    count = select(func.count()).select_from(Run).where(*scope)
-    sorts, joins = _sorts(order)
-    query = select(Run.id, *(s.expression for s in sorts)).select_from(Run)
+    count = select(func.count()).select_from(Run).where(*scope, *(condition(c) for c in clauses))
+    query = select(Run.id, *(s.expression for s in sorts))
+    if driver is not None:
+        # Driven by the order metric's (key, last, run_seq) index, read in order and
+        # stopped after `limit`; the filters are semi-joins on its run key.
+        query = query.select_from(driver).join(Run, Run.seq == driver.run_seq)
+        scope.append(driver.key == joins[0][0].key)
+    else:
+        query = query.select_from(Run)
     for index, (operand, table) in enumerate(joins):
-        on = and_(table.run_id == Run.id, table.key == operand.key)
-        if index == 0 and present is True:
-            query = query.join(table, on)
-        else:
-            query = query.outerjoin(table, on)
-            if index == 0 and present is False:
-                query = query.where(table.run_id.is_(None))
-    query = query.where(*scope)
+        if table is driver:
+            continue
+        on = and_(table.run_seq == Run.seq, table.key == operand.key)
+        query = query.outerjoin(table, on)
+        if index == 0 and present is False:
+            query = query.where(table.run_seq.is_(None))
+    key_column = Run.seq if driver is None else driver.run_seq
+    query = query.where(*scope, *(condition(c, key_column) for c in clauses))
     if cursor is not None:
         query = query.where(_after(sorts, *cursor))
     ordering = []
