@@ -67,6 +67,11 @@ class HubPaths:
     def blobs(self) -> Path:
         return self.root / "blobs"
 
+    @property
+    def agent_port(self) -> Path:
+        """The agent port the last `hub serve` bound; the next one asks for it again."""
+        return self.root / "agent-port"
+
     def default_db_url(self) -> str:
         return f"sqlite:///{self.sqlite_db}"
 
@@ -94,3 +99,16 @@ def save_config(paths: HubPaths, config: HubConfig) -> None:
     # 0600: a PostgreSQL URL may carry a password.
     doc = {"schema": config.schema, "db_url": config.db_url}
     write_private_file(paths.config, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+
+
+def load_agent_port(paths: HubPaths) -> int:
+    """The agent port saved by the last start, or 0 (none saved, or unreadable)."""
+    try:
+        port = int(paths.agent_port.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return 0
+    return port if 0 < port < 65536 else 0
+
+
+def save_agent_port(paths: HubPaths, port: int) -> None:
+    write_private_file(paths.agent_port, f"{port}\n".encode())

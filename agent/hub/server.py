@@ -14,7 +14,7 @@ import orjson
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.interceptor import AccessInterceptor
 from modelfleet.agent.hub.alerts import AlertsRuntime, AlertsServicer, ChannelsServicer
-from modelfleet.agent.hub.datadir import HubPaths
+from modelfleet.agent.hub.datadir import HubPaths, load_agent_port, save_agent_port
 from modelfleet.agent.hub.deployments.policy import PromotionPolicy
 from modelfleet.agent.hub.deployments.service import DeploymentsServicer
 from modelfleet.agent.hub.fleet.runtime import FleetRuntime
@@ -137,13 +137,10 @@ async def serve(
     hub = HubState.open(paths, settings or HubSettings.from_env())
     server = build_server(hub)
     address = _address(host, port)
-    bound = server.add_secure_port(address, server_credentials(paths))
+    bound = _bind(server, address, server_credentials(paths))
     if bound == 0:
         raise OSError(f"cannot listen on {address}")
-    agent_address = _address(host, hub.settings.agent_port)
-    agent_port = server.add_secure_port(agent_address, agent_server_credentials(paths))
-    if agent_port == 0:
-        raise OSError(f"cannot listen on {agent_address} (agent port)")
+    agent_port = _bind_agent_port(server, paths, host, hub.settings.agent_port)
     assert hub.fleet is not None
     hub.fleet.agent_port = agent_port
     hub.fleet.hub_hint = _address(host, bound)
@@ -179,6 +176,41 @@ async def serve(
         hub.db.dispose()
         if ready_file is not None:
             await asyncio.to_thread(ready_file.unlink, missing_ok=True)
+
+
+def _bind_agent_port(server: grpc.aio.Server, paths: HubPaths, host: str, configured: int) -> int:
+    """Bind the agent port: the configured one (MODELFLEET_HUB_AGENT_PORT), else the one the
+    last start bound, so enrolled agents find the hub where they left it.
+
+    A saved port that is taken meanwhile gives way to an OS-chosen one; agents then learn
+    it from the hub's main port (Auth.GetHubInfo). The port bound is saved for next time.
+    """
+    credentials = agent_server_credentials(paths)
+    wanted = configured or load_agent_port(paths)
+    port = _bind(server, _address(host, wanted), credentials)
+    if port == 0 and configured:
+        raise OSError(f"cannot listen on {_address(host, configured)} (agent port)")
+    if port == 0:
+        port = _bind(server, _address(host, 0), credentials)
+        if port == 0:
+            raise OSError(f"cannot listen on {_address(host, 0)} (agent port)")
+        log.warning(
+            "agent port %d (saved by the last start) is in use; agents now use port %d and "
+            "find it through the hub's main port",
+            wanted,
+            port,
+        )
+    if port != load_agent_port(paths):
+        save_agent_port(paths, port)
+    return port
+
+
+def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
+    """The port bound, or 0 when the address is taken (grpc raises or returns 0 by version)."""
+    try:
+        return server.add_secure_port(address, credentials)
+    except RuntimeError:
+        return 0
 
 
 def _address(host: str, port: int) -> str:

@@ -32,7 +32,7 @@ from modelfleet.client import (
     account_name,
     default_store,
 )
-from modelfleet.fleet.endpoints import agent_target
+from modelfleet.fleet.endpoints import agent_target, split_host_port
 from modelfleet.local import _record
 from modelfleet.local._children import (
     LocalStackError,
@@ -382,8 +382,9 @@ def _repoint(agent_dir: Path, hub: str, target: str) -> None:
 
     path = agent_dir / IDENTITY_FILE
     doc = orjson.loads(path.read_bytes())
-    if (doc.get("hub"), doc.get("agent_target")) != (hub, target):
-        doc.update(hub=hub, agent_target=target)
+    port = split_host_port(target)[1]
+    if (doc.get("hub"), doc.get("agent_target"), doc.get("agent_port")) != (hub, target, port):
+        doc.update(hub=hub, agent_target=target, agent_port=port)
         write_private_file(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 

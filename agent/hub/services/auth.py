@@ -50,6 +50,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
             version=self._hub.version,
             ca_fingerprint=self._hub.ca_fingerprint,
             ca_pem=self._hub.ca_pem.decode(),
+            agent_port=self._hub.fleet.agent_port if self._hub.fleet is not None else 0,
         )
 
     async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.TokenPair:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
 from modelfleet.fleet import AgentIdentity
+from modelfleet.fleet.endpoints import split_host_port
 from modelfleet.paths import ensure_private_dir, write_private_file
 
 IDENTITY_FILE = "identity.json"
@@ -36,6 +37,8 @@ class Enrolment:
     #: where the agent joined (the hub's main port) and where it reaches agent-only methods
     hub: str
     agent_target: str
+    #: the agent port the hub last announced (0: none, agent methods on the main port)
+    agent_port: int = 0
 
     @property
     def agent_id(self) -> str:
@@ -102,6 +105,10 @@ class DataDir:
         write_private_file(self.root / CA_FILE, ca_pem.encode())
         write_private_file(self.root / MANIFEST_KEY_FILE, manifest_key_pem.encode())
         self.save_credentials(key, certificate_pem)
+        self.save_identity(enrolment)
+
+    def save_identity(self, enrolment: Enrolment) -> None:
+        """Replace the identity file in one atomic rename (addresses change, the id never)."""
         ident = enrolment.identity
         doc = {
             "agent_id": ident.agent_id,
@@ -110,6 +117,7 @@ class DataDir:
             "labels": dict(ident.labels),
             "hub": enrolment.hub,
             "agent_target": enrolment.agent_target,
+            "agent_port": enrolment.agent_port,
         }
         write_private_file(self.root / IDENTITY_FILE, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
@@ -126,7 +134,11 @@ class DataDir:
         identity = AgentIdentity(
             doc["agent_id"], doc["workspace_id"], doc["environment"], doc["labels"]
         )
-        return Enrolment(identity, doc["hub"], doc["agent_target"])
+        # Identities saved before the hub announced ports here: the target's port it was.
+        announced = doc.get("agent_port")
+        if announced is None:
+            announced = split_host_port(doc["agent_target"])[1] if doc["agent_target"] else 0
+        return Enrolment(identity, doc["hub"], doc["agent_target"], int(announced))
 
     def credentials(self) -> tuple[bytes, bytes]:
         """(private key PEM, certificate PEM)."""

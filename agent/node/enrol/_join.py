@@ -61,7 +61,7 @@ def join(hub: str, token_text: str, data_dir: Path, timeout: float = JOIN_TIMEOU
     if identity.agent_id != response.agent_id:
         raise EnrolError("the hub's certificate names another agent than its answer")
     target = agent_target(hub, response.agent_port) if response.agent_port else hub
-    enrolment = Enrolment(identity, hub, target)
+    enrolment = Enrolment(identity, hub, target, response.agent_port)
     folder.save(
         enrolment, key, response.certificate_pem, response.ca_pem, response.manifest_public_key_pem
     )

@@ -20,6 +20,7 @@ from modelfleet.agent.node.enrol import (
     seconds_until_renewal,
 )
 from modelfleet.agent.node.hubsession._channel import mtls_channel
+from modelfleet.agent.node.hubsession._discover import announced_agent_port, follow_agent_port
 from modelfleet.agent.node.hubsession._facts import HostProbe
 from modelfleet.agent.node.reconcile import Reconciler, desired_from_pb
 from modelfleet.agent.node.state import Outbox, StateStore, batch_of
@@ -33,6 +34,8 @@ OUTBOX_BATCH = 500
 #: events sent but not yet acknowledged; the sender waits for acks beyond this
 OUTBOX_WINDOW = 5_000
 REPORT_DEBOUNCE_S = 0.05
+#: failed connections to the agent port in a row before the hub's main port is asked for it
+ASK_HUB_AFTER = 3
 
 
 class _Renewed(Exception):
@@ -69,6 +72,7 @@ class HubSession:
     async def run(self) -> None:
         """Connect, and reconnect after any failure, until cancelled."""
         delay = BACKOFF_MIN_S
+        unreachable = 0
         while True:
             try:
                 await self._connect_once()
@@ -80,13 +84,31 @@ class HubSession:
                     exc.code().name,
                     exc.details() or "stream ended",
                 )
+                if exc.code() == grpc.StatusCode.UNAVAILABLE and not self.connected.is_set():
+                    unreachable += 1
             except (OSError, ValueError) as exc:
                 log.warning("[AgentSession.Connect] cannot connect: %s", exc)
             if self.connected.is_set():
                 delay = BACKOFF_MIN_S
+                unreachable = 0
+            elif unreachable >= ASK_HUB_AFTER:
+                unreachable = 0
+                await self._ask_for_agent_port()
             self.connected.clear()
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             delay = min(BACKOFF_MAX_S, delay * 2)
+
+    async def _ask_for_agent_port(self) -> None:
+        """The hub may have moved its agent port (restarted with the old one taken): ask its
+        main port, which the agent joined through, for the current one."""
+        try:
+            port = await announced_agent_port(self.folder, self.enrolment.hub)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("[Auth.GetHubInfo] %s: %s", exc.code().name, exc.details())
+            return
+        self.enrolment = await asyncio.to_thread(
+            follow_agent_port, self.folder, self.enrolment, port
+        )
 
     async def _connect_once(self) -> None:
         channel = mtls_channel(self.folder, self.enrolment.agent_target)

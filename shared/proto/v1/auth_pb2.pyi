@@ -94,20 +94,26 @@ class HubInfo(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     CA_FINGERPRINT_FIELD_NUMBER: _builtins.int
     CA_PEM_FIELD_NUMBER: _builtins.int
+    AGENT_PORT_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     ca_fingerprint: _builtins.str
     """"sha256:<hex>" of the hub CA certificate (DER)."""
     ca_pem: _builtins.str
+    agent_port: _builtins.int
+    """The hub's mutual-TLS agent port (0: agents use this port). An enrolled agent that can
+    no longer reach its saved agent port asks here for the current one.
+    """
     def __init__(
         self,
         *,
         version: _builtins.str = ...,
         ca_fingerprint: _builtins.str = ...,
         ca_pem: _builtins.str = ...,
+        agent_port: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_fingerprint", b"ca_fingerprint", "ca_pem", b"ca_pem", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_port", b"agent_port", "ca_fingerprint", b"ca_fingerprint", "ca_pem", b"ca_pem", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
