@@ -51,7 +51,9 @@ def table_view(model: RowsModel) -> QTableView:
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().hide()
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    # Columns fit their text (tables here are short), the last one takes the rest.
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
     table.setAlternatingRowColors(True)
     return table
 
@@ -248,7 +250,10 @@ class AlertsPage(Page):
         self.rule_form.save_button.clicked.connect(
             lambda: self.vm.save_rule(self.rule_form.draft())
         )
-        row.addWidget(self.rule_form, 2)
+        form_column = QVBoxLayout()
+        form_column.addWidget(self.rule_form)
+        form_column.addStretch(1)  # the form keeps its height; space goes below it
+        row.addLayout(form_column, 2)
         return box
 
     def show_rules(self, rules: list[AlertRule]) -> None:
@@ -310,7 +315,10 @@ class AlertsPage(Page):
         self.channel_form.add_button.clicked.connect(
             lambda: self.vm.create_channel(self.channel_form.take_draft())
         )
-        row.addWidget(self.channel_form, 2)
+        form_column = QVBoxLayout()
+        form_column.addWidget(self.channel_form)
+        form_column.addStretch(1)
+        row.addLayout(form_column, 2)
         return box
 
     def show_channels(self, channels: list[Channel]) -> None:

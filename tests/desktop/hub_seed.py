@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -17,7 +18,6 @@ from modelfleet.client import HubClient
 from modelfleet.drift import DriftAccumulator, DriftConfig
 from modelfleet.profile import compute_profile
 from modelfleet.proto.v1 import fleet_pb2
-from tests.conftest import RunningHub
 from tests.fleet_hub.agentclient import JoinedAgent, Session, connect, join
 
 DEPLOYMENT = "fraud-api"
@@ -37,9 +37,11 @@ def _ts(when: datetime) -> Timestamp:
 class SeedAgent:
     """A joined agent with an open session; `send` delivers outbox events in order."""
 
-    def __init__(self, hub: RunningHub, client: HubClient, environment: str = ENVIRONMENT):
+    def __init__(
+        self, address: str, ca_pem: Path, client: HubClient, environment: str = ENVIRONMENT
+    ):
         token = client.create_join_token(environment).token
-        self.joined: JoinedAgent = join(hub.address, hub.ca_pem.read_bytes(), token, "seed-1")
+        self.joined: JoinedAgent = join(address, ca_pem.read_bytes(), token, "seed-1")
         self.channel = self.joined.channel()
         self.session: Session = connect(self.channel)
         self.seq = 0

@@ -205,7 +205,7 @@ def test_fired_alert_acknowledged_silenced_lifted_and_resolved(
             "slow-fraud", "latency_p95", ">", 0.05, window_seconds=3, severity="critical",
             environment=ENVIRONMENT, deployment=DEPLOYMENT,
         )  # fmt: skip
-        agent = SeedAgent(running_hub, client)
+        agent = SeedAgent(running_hub.address, running_hub.ca_pem, client)
     page = _page(desktop, qtbot, running_hub)
     vm = page.vm
     try:

@@ -39,7 +39,7 @@ def seeded(running_hub: RunningHub) -> datetime:
     """Two hours of roll-ups and WINDOWS drift windows up to now; returns the end time."""
     end = datetime.now(UTC).replace(microsecond=0)
     with admin_client(running_hub, "default") as client:
-        agent = SeedAgent(running_hub, client)
+        agent = SeedAgent(running_hub.address, running_hub.ca_pem, client)
         try:
             agent.send(rollup_history(2.0, end) + drift_events(WINDOWS, end))
         finally:
