@@ -157,6 +157,26 @@ metric_points = Table(
 )
 
 
+# Pre-aggregated history: one row per series and block of BLOCK_STEPS consecutive steps
+# (block = step // BLOCK_STEPS), merged by every LogBatch. A long curve is downsampled from
+# these rows instead of its points; same shape and reasoning as metric_points.
+BLOCK_STEPS = 256
+metric_blocks = Table(
+    "metric_blocks",
+    Base.metadata,
+    Column("series_id", _KEY_TYPE, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Column("min", Double, nullable=False),
+    Column("max", Double, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    # The point with the greatest step (latest timestamp on ties).
+    Column("last_value", Double, nullable=False),
+    Column("last_timestamp_ms", BigInteger, nullable=False),
+)
+
+
 class LoggedBatch(Base):
     """An idempotency key already stored for a run: a retried LogBatch stores nothing."""
 

@@ -1,19 +1,32 @@
-"""GetMetricHistory: a series downsampled in SQL into at most N step-range buckets.
+"""GetMetricHistory: a series downsampled into at most N step-range buckets.
 
 Each bucket keeps its minimum and maximum (so a one-point spike survives any zoom level)
 and its last point (the greatest step, latest timestamp on ties) as the representative.
 Buckets are integer step ranges of equal width, computed with integer division only, so
 the grouping is exact on both backends and never overflows.
+
+Wide buckets are merged from the series' pre-aggregated step blocks (`metric_blocks`,
+BLOCK_STEPS steps each), so a 1M-point curve reads ~4,000 rows instead of its points;
+bucket widths are then whole numbers of blocks, and the blocks the step range cuts
+through are aggregated from their points. Narrow buckets are grouped from the points.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from modelfleet.agent.hub.db.tracking_models import MetricSeries, metric_points
+from modelfleet.agent.hub.db.tracking_models import (
+    BLOCK_STEPS,
+    MetricSeries,
+    metric_blocks,
+    metric_points,
+)
 from modelfleet.agent.hub.errors import InvalidArgument
 
 MAX_POINTS = 100_000
@@ -58,8 +71,14 @@ def history(
     if total <= limit:
         rows = s.execute(select(p.step, p.value, p.timestamp_ms).where(where).order_by(p.step))
         return [Bucket(st, v, v, v, 1, st, st, ts) for st, v, ts in rows], total
-    first, last = s.execute(select(func.min(p.step), func.max(p.step)).where(where)).one()
-    width = -(-(int(last) - int(first) + 1) // limit)
+    # Two index probes (SQLite only optimizes a lone min() or max() to one).
+    first = int(s.execute(select(p.step).where(where).order_by(p.step).limit(1)).scalar_one())
+    last = int(s.execute(select(p.step).where(where).order_by(p.step.desc()).limit(1)).scalar_one())
+    width = -(-(last - first + 1) // limit)
+    # Blocks when a bucket spans at least half a block: rounding the width up to whole
+    # blocks then costs at most half the resolution asked for.
+    if 2 * width >= BLOCK_STEPS:
+        return _from_blocks(s, series.id, limit, (lo, hi), (first, last)), total
     bucket = ((p.step - first) // width).label("bucket")
     groups = (
         select(
@@ -85,3 +104,78 @@ def history(
     for index, n, low, high, first_step, last_step, value, ts in map(tuple, rows):
         buckets[index] = Bucket(last_step, value, low, high, n, first_step, last_step, ts)
     return list(buckets.values()), total
+
+
+def _from_blocks(
+    s: Session, series_id: int, limit: int, bounds: tuple[int, int], steps: tuple[int, int]
+) -> list[Bucket]:
+    """Buckets of whole blocks for the step range `bounds`, whose first and last logged
+    steps are `steps`."""
+    (lo, hi), (first, last) = bounds, steps
+    low, high = first // BLOCK_STEPS, last // BLOCK_STEPS
+    per_bucket = -(-(high - low + 1) // limit)
+    # Blocks wholly inside the range come from metric_blocks; the (at most two) that it
+    # cuts through are aggregated from their points in range.
+    inner_low = low if low * BLOCK_STEPS >= lo else low + 1
+    inner_high = high if high * BLOCK_STEPS + BLOCK_STEPS - 1 <= hi else high - 1
+    b = metric_blocks.c
+    rows: list[_BlockRow] = list(
+        s.execute(
+            select(b.block, b.count, b.min, b.max, b.first_step, b.last_step, b.last_value,
+                   b.last_timestamp_ms)
+            .where(b.series_id == series_id, b.block.between(inner_low, inner_high))
+        )
+    )  # fmt: skip
+    edges = sorted(b for b in {low, high} if not inner_low <= b <= inner_high)
+    if edges:
+        rows += _edge_blocks(s, series_id, edges, first, last)
+    rows.sort()
+    block, count, lows, highs, first_step, last_step, value, stamp = _columns(rows)
+    group = (block - low) // per_bucket
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(group)] - 1
+    return [
+        Bucket(int(last_step[e]), float(value[e]), float(lo), float(hi), int(n),
+               int(first_step[a]), int(last_step[e]), int(stamp[e]))
+        for a, e, n, lo, hi in zip(
+            starts, ends, np.add.reduceat(count, starts), np.minimum.reduceat(lows, starts),
+            np.maximum.reduceat(highs, starts), strict=True,
+        )
+    ]  # fmt: skip
+
+
+_BlockRow = tuple[int, int, float, float, int, int, float, int]
+_FLOAT_COLUMNS = (2, 3, 6)
+
+
+def _columns(rows: list[_BlockRow]) -> list[NDArray[Any]]:
+    """Block rows as one numpy column each (int64, or float64 for min, max and value)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+    return [
+        np.array(c, dtype=np.float64 if i in _FLOAT_COLUMNS else np.int64)
+        for i, c in enumerate(columns)
+    ]
+
+
+def _edge_blocks(
+    s: Session, series_id: int, blocks: list[int], first: int, last: int
+) -> list[_BlockRow]:
+    """Block rows for `blocks`, from their points between `first` and `last`."""
+    p = metric_points.c
+    out: list[_BlockRow] = []
+    for block in blocks:
+        lo = max(first, block * BLOCK_STEPS)
+        hi = min(last, block * BLOCK_STEPS + BLOCK_STEPS - 1)
+        points = s.execute(
+            select(p.step, p.timestamp_ms, p.value)
+            .where(p.series_id == series_id, p.step.between(lo, hi))
+            .order_by(p.step, p.timestamp_ms)
+        ).all()
+        if not points:
+            continue
+        values = np.array([v for *_, v in points], dtype=np.float64)
+        end_step, end_stamp, end_value = points[-1]
+        low, high = float(values.min()), float(values.max())
+        start = int(points[0][0])
+        out.append((block, len(points), low, high, start, end_step, end_value, end_stamp))
+    return out

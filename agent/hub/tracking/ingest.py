@@ -18,11 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db.tracking_models import (
+    BLOCK_STEPS,
     LoggedBatch,
     MetricSeries,
     Run,
     RunParam,
     RunTag,
+    metric_blocks,
 )
 from modelfleet.agent.hub.errors import InvalidArgument
 from modelfleet.agent.hub.tracking.queries import as_number, check_key
@@ -207,6 +209,7 @@ def store_points(s: Session, run: Run, points: Points) -> int:
     ]
     ids = _upsert_series(s, rows)
     series = np.array([ids[key] for key in points.keys], dtype=np.int64)[points.codes]
+    _upsert_blocks(s, series, points)
     if s.get_bind().dialect.name == "postgresql":
         _copy_points(s, series, points)
     else:
@@ -276,6 +279,48 @@ def _upsert_series(s: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
         },
     ).returning(MetricSeries.id, MetricSeries.key)
     return {key: int(series_id) for series_id, key in s.execute(stmt)}
+
+
+def _upsert_blocks(s: Session, series: NDArray[np.int64], points: Points) -> None:
+    """Merge the batch into its series' step blocks: one row per touched block, computed
+    with numpy (a sort and a few reductions), upserted in one executemany."""
+    n = len(series)
+    blocks = np.floor_divide(points.steps, BLOCK_STEPS)
+    # Sorted by block, then step, timestamp and position: a group's last row is its point
+    # with the greatest step (latest timestamp, then latest sent, on ties).
+    order = np.lexsort((np.arange(n), points.timestamps, points.steps, blocks, series))
+    ids, keys = series[order], blocks[order]
+    values, steps, stamps = points.values[order], points.steps[order], points.timestamps[order]
+    starts = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]) | (keys[1:] != keys[:-1])])
+    ends = np.r_[starts[1:], n] - 1
+    columns = (
+        ids[starts], keys[starts], ends - starts + 1,
+        np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts),
+        steps[starts], steps[ends], values[ends], stamps[ends],
+    )  # fmt: skip
+    names = ("series_id", "block", "count", "min", "max", "first_step", "last_step",
+             "last_value", "last_timestamp_ms")  # fmt: skip
+    lists = [c.tolist() for c in columns]
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+    least, greatest = _least_greatest(s)
+    stmt = _insert(s)(metric_blocks)
+    new, old = stmt.excluded, metric_blocks.c
+    newer = (new.last_step > old.last_step) | (
+        (new.last_step == old.last_step) & (new.last_timestamp_ms >= old.last_timestamp_ms)
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[old.series_id, old.block],
+        set_={
+            "count": old.count + new["count"],
+            "min": least(old.min, new["min"]),
+            "max": greatest(old.max, new["max"]),
+            "first_step": least(old.first_step, new.first_step),
+            "last_step": greatest(old.last_step, new.last_step),
+            "last_value": case((newer, new.last_value), else_=old.last_value),
+            "last_timestamp_ms": case((newer, new.last_timestamp_ms), else_=old.last_timestamp_ms),
+        },
+    )
+    s.execute(stmt, rows)
 
 
 def batch_response(stored: int, duplicate: bool) -> tracking_pb2.LogBatchResponse:
