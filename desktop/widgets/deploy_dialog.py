@@ -53,7 +53,8 @@ class DeployDialog(QDialog):
         self.env_combo.setEditable(True)
         self.env_combo.addItems(vm.environments())
         self.env_combo.setToolTip("Environment whose agents serve the deployment")
-        self.env_combo.lineEdit().setToolTip(self.env_combo.toolTip())
+        if (env_line := self.env_combo.lineEdit()) is not None:
+            env_line.setToolTip(self.env_combo.toolTip())
         self.selector_edit = QLineEdit(placeholderText="zone=eu,gpu=true (optional)")
         self.selector_edit.setToolTip("Only agents with all these labels")
         form.addRow("Model", self.model_edit)

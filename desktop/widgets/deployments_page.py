@@ -88,7 +88,8 @@ class DeploymentsPage(Page):
         self.promote_combo = QComboBox()
         self.promote_combo.setEditable(True)
         self.promote_combo.setToolTip("Environment to promote to")
-        self.promote_combo.lineEdit().setToolTip("Environment to promote to")
+        if (promote_line := self.promote_combo.lineEdit()) is not None:
+            promote_line.setToolTip("Environment to promote to")
         self.promote_button = _button("Promote", "Promote this deployment to the environment")
         self.promote_button.clicked.connect(self.promote)
         self.canary_version = QSpinBox()

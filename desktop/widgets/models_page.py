@@ -84,7 +84,8 @@ class ModelsPage(Page):
         self.alias_combo = QComboBox()
         self.alias_combo.setEditable(True)
         self.alias_combo.setToolTip("Alias to move to the selected version (or a new one)")
-        self.alias_combo.lineEdit().setToolTip(self.alias_combo.toolTip())
+        if (alias_line := self.alias_combo.lineEdit()) is not None:
+            alias_line.setToolTip(self.alias_combo.toolTip())
         self.alias_combo.setMinimumWidth(120)
         self.alias_button = _button("Move alias here", "Point the alias at the selected version")
         self.alias_button.clicked.connect(self.move_alias)
