@@ -104,7 +104,7 @@ class FleetExtension:
         await outbox.audit(
             "Agent.Started",
             self.enrolment.agent_id,
-            "success",
+            "ok",
             {"desired_revision": reconciler.revision},
         )
         return {"agent_id": self.enrolment.agent_id}

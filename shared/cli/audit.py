@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,16 @@ def cmd_query(args: argparse.Namespace) -> int:
             events.extend(page.items)
             if not (token := page.next_page_token):
                 break
-    show(args, events[: args.limit], EVENT_COLUMNS)
+    events = events[: args.limit]
+    show(args, events if args.json else [_with_agent_id(e) for e in events], EVENT_COLUMNS)
     return 0
+
+
+def _with_agent_id(event: AuditEvent) -> AuditEvent:
+    """Agents share host names; the table shows the agent id's first 8 characters too."""
+    if event.actor_kind != "agent" or event.actor_id[:8] in event.actor_name:
+        return event
+    return dataclasses.replace(event, actor_name=f"{event.actor_name} ({event.actor_id[:8]})")
 
 
 @hub_command

@@ -16,6 +16,8 @@ from modelfleet.agent.hub.monitoring.drift import check_drift, drift_row
 from modelfleet.proto.v1 import fleet_pb2
 
 MAX_BATCH = 1000
+#: earlier agents reported these; the audit log's own words are "ok" and "error"
+_OUTCOMES = {"success": "ok", "failure": "error"}
 
 
 def check_batch(batch: fleet_pb2.OutboxBatch) -> None:
@@ -106,8 +108,8 @@ def _store(s: Session, agent: Agent, events: Sequence[fleet_pb2.OutboxEvent], so
                     source=source[:128],
                     workspace_id=agent.workspace_id,
                     action=body.action,
-                    target=body.target[:256],
-                    outcome=(body.outcome or "ok")[:16],
+                    target=_target(agent, body.action, body.target)[:256],
+                    outcome=_OUTCOMES.get(body.outcome, body.outcome or "ok")[:16],
                     details_json=audit.details_json(details),
                 ),
             )
@@ -137,3 +139,13 @@ def _store(s: Session, agent: Agent, events: Sequence[fleet_pb2.OutboxEvent], so
             )
     if rollups:
         s.execute(insert(MetricRollupRow), rollups)
+
+
+def _target(agent: Agent, action: str, target: str) -> str:
+    """The hub's own target names: agents name a deployment or themselves without prefix,
+    and the environment is the one the agent's certificate carries."""
+    if action.startswith("Deployment.") and not target.startswith("deployment:"):
+        return f"deployment:{agent.environment}/{target}"
+    if action.startswith("Agent."):
+        return f"agent:{agent.id}"
+    return target

@@ -149,7 +149,7 @@ class Reconciler:
             await self.outbox.audit(
                 "Deployment.TrafficSwitched",
                 name,
-                "success",
+                "ok",
                 {"revision": deployment.revision, "split": _describe(split)},
             )
             if self.on_routes is not None and (previous is None or split.sticky_key):
@@ -196,7 +196,7 @@ class Reconciler:
         await self.outbox.audit(
             "Deployment.Loaded",
             deployment.name,
-            "success",
+            "ok",
             {
                 "model": target.model_name,
                 "version": target.model_version,
@@ -249,7 +249,7 @@ class Reconciler:
         await self.outbox.audit(
             "Deployment.LoadFailed",
             deployment,
-            "failure",
+            "error",
             {"model": target.model_name, "version": target.model_version, "reason": reason},
         )
 
@@ -268,7 +268,7 @@ class Reconciler:
         except Exception:  # nothing loaded (every version failed): nothing to unload
             log.debug("deployment %s had no loaded version", name)
         shutil.rmtree(self.serving_dir / name, ignore_errors=True)
-        await self.outbox.audit("Deployment.Removed", name, "success")
+        await self.outbox.audit("Deployment.Removed", name, "ok")
         log.info("[Reconcile] deployment=%s removed", name)
 
     # -- grace period -------------------------------------------------------------------
