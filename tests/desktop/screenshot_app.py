@@ -15,8 +15,9 @@ from modelfleet.desktop.series import TIME
 from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.widgets.theme import apply_theme
 
-# Pages whose screenshots need a hub with data: test_home_screenshots.py saves them.
-WITH_HUB_DATA = ("home", "experiments", "models", "deployments")
+# Pages whose screenshots need a hub with data: test_home_screenshots.py and
+# test_alerts_screenshots.py (alerts, notebooks) save them.
+WITH_HUB_DATA = ("home", "experiments", "models", "deployments", "alerts", "notebooks")
 
 
 def spin(ms: int) -> None:
