@@ -105,7 +105,20 @@ def _register_channels(subparsers: Any, scoped: argparse.ArgumentParser) -> None
     p.add_argument("--url", default="", help="webhook: the receiver URL")
     p.add_argument("--smtp-host", default="")
     p.add_argument("--smtp-port", type=int, default=0)
-    p.add_argument("--implicit-tls", action="store_true", help="TLS from the start (465)")
+    security = p.add_mutually_exclusive_group()
+    security.add_argument("--implicit-tls", action="store_true", help="same as --security tls")
+    security.add_argument(
+        "--security",
+        choices=("starttls", "tls", "none"),
+        default="starttls",
+        help="SMTP: STARTTLS on 587 (default), TLS from the start on 465, or none: plain SMTP "
+        "on 25, only to a server inside the hub's outbound_allowed_networks",
+    )
+    p.add_argument(
+        "--allow-plaintext-auth",
+        action="store_true",
+        help="with --security none: send --username and the password without TLS",
+    )
     p.add_argument("--username", default="")
     p.add_argument("--from", dest="from_address", default="")
     p.add_argument("--to", action="append", default=[], help="repeat for several recipients")
@@ -201,7 +214,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.kind == "email":
         email = EmailSettings(
             host=args.smtp_host, port=args.smtp_port, username=args.username,
-            from_address=args.from_address, to=tuple(args.to), implicit_tls=args.implicit_tls,
+            from_address=args.from_address, to=tuple(args.to),
+            implicit_tls=args.implicit_tls or args.security == "tls",
+            plaintext=args.security == "none", plaintext_auth=args.allow_plaintext_auth,
             ca_pem=args.ca_file.read_text() if args.ca_file else "",
         )  # fmt: skip
     conn = connect(args)

@@ -124,12 +124,21 @@ class EmailSettings:
     username: str = ""
     implicit_tls: bool = False
     ca_pem: str = ""
+    #: no TLS at all; the hub allows it only to servers inside its outbound_allowed_networks
+    plaintext: bool = False
+    #: with `plaintext`: send the username and password anyway
+    plaintext_auth: bool = False
 
     def to_pb(self) -> alerts_pb2.EmailConfig:
+        security = (
+            alerts_pb2.PLAINTEXT if self.plaintext
+            else alerts_pb2.IMPLICIT_TLS if self.implicit_tls
+            else alerts_pb2.STARTTLS
+        )  # fmt: skip
         return alerts_pb2.EmailConfig(
             host=self.host, port=self.port, username=self.username,
             from_address=self.from_address, to=list(self.to), ca_pem=self.ca_pem,
-            security=alerts_pb2.IMPLICIT_TLS if self.implicit_tls else alerts_pb2.STARTTLS,
+            security=security, plaintext_auth=self.plaintext_auth,
         )  # fmt: skip
 
 

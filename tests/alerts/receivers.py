@@ -75,6 +75,8 @@ class SmtpReceiver:
     key: Path
     password: str
     port: int = 0
+    #: no TLS at all (a plain relay on an internal network); AUTH still offered
+    plain: bool = False
     messages: list[Message] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -103,10 +105,10 @@ class SmtpReceiver:
             Handler(),
             hostname="127.0.0.1",
             port=self.port,
-            tls_context=context,
-            require_starttls=True,
-            auth_required=True,
-            auth_require_tls=True,
+            tls_context=None if self.plain else context,
+            require_starttls=not self.plain,
+            auth_required=not self.plain,
+            auth_require_tls=not self.plain,
             authenticator=authenticate,
         )
         controller.start()

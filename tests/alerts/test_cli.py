@@ -34,6 +34,11 @@ def test_channels_and_rules_from_the_cli(
         "--secret-stdin", stdin="a-signing-key-of-some-length\n", expect=1)  # fmt: skip
     assert "webhook.url: expected a public destination" in cli.last_err
     assert "loopback" in cli.last_err and "Traceback" not in cli.last_err
+    # Plain SMTP is an explicit choice, and this hub lists no network it may go to.
+    cli("channels", "add", "relay", "email", "--smtp-host", "8.8.8.8", "--security", "none",
+        "--from", "alerts@example.com", "--to", "ops@example.com", expect=1)  # fmt: skip
+    assert "email.security: expected STARTTLS or IMPLICIT_TLS" in cli.last_err
+    assert "outbound_allowed_networks" in cli.last_err
 
     out = cli("alerts", "create-rule", "slow", "latency_p95", ">", "50", "--for", "5m",
               "--environment", "prod", "--deployment", "churn", "--channel", "ops",

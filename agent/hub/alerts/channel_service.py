@@ -94,6 +94,13 @@ class ChannelsServicer(alerts_pb2_grpc.ChannelsServicer):
                 self._runtime.policy.check_plain_http(host, addresses)
         except OutboundRefused as exc:
             raise InvalidArgument(host_field, "a public destination", got=str(exc)) from None
+        if kind == "email" and config["security"] == "none":
+            try:
+                self._runtime.policy.check_plain_smtp(host, addresses)
+            except OutboundRefused as exc:
+                raise InvalidArgument(
+                    "email.security", "STARTTLS or IMPLICIT_TLS", got=str(exc)
+                ) from None
 
     async def ListChannels(
         self, request: alerts_pb2.ListChannelsRequest, context: Context
@@ -221,9 +228,10 @@ def _config(request: alerts_pb2.CreateChannelRequest) -> tuple[str, dict[str, An
             e.username,
             e.from_address,
             list(e.to),
-            e.security == alerts_pb2.IMPLICIT_TLS,
+            convert.SECURITY.get(e.security, "unknown"),
             e.ca_pem,
             request.secret,
+            e.plaintext_auth,
         )
         return which, config, "email.host"
     if which == "webhook":

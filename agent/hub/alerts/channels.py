@@ -22,6 +22,7 @@ MIN_SIGNING_KEY = 16
 MAX_SECRET = 4096
 MAX_RECIPIENTS = 50
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
 
 
@@ -51,12 +52,17 @@ def check_email(
     username: str,
     from_address: str,
     to: Sequence[str],
-    implicit_tls: bool,
+    security: str,
     ca_pem: str,
     secret: str,
+    plaintext_auth: bool = False,
 ) -> dict[str, Any]:
+    """A checked e-mail config; `security` is "starttls", "tls" or "none" (plain SMTP, whose
+    destination the caller must still hold to outbound_allowed_networks)."""
     if not host or not _HOST.fullmatch(host):
         raise InvalidArgument("email.host", "an SMTP server host name or IP address")
+    if security not in _DEFAULT_PORTS:
+        raise InvalidArgument("email.security", "STARTTLS, IMPLICIT_TLS or PLAINTEXT")
     if port > 65535:
         raise InvalidArgument("email.port", "a port between 1 and 65535, or 0 for the default")
     if not _ADDRESS.fullmatch(from_address):
@@ -73,6 +79,14 @@ def check_email(
         )
     if len(username) > 254:
         raise InvalidArgument("email.username", "at most 254 characters")
+    if plaintext_auth and security != "none":
+        raise InvalidArgument("email.plaintext_auth", "false unless security is PLAINTEXT")
+    if username and security == "none" and not plaintext_auth:
+        raise InvalidArgument(
+            "email.plaintext_auth",
+            "true to send the username and password without TLS (or no username)",
+            got="false",
+        )
     if ca_pem:
         try:
             ssl.create_default_context(cadata=ca_pem)
@@ -80,11 +94,12 @@ def check_email(
             raise InvalidArgument("email.ca_pem", "PEM CA certificates") from None
     return {
         "host": host.strip("[]"),
-        "port": port or (465 if implicit_tls else 587),
+        "port": port or _DEFAULT_PORTS[security],
         "username": username,
         "from_address": from_address,
         "to": list(to),
-        "security": "tls" if implicit_tls else "starttls",
+        "security": security,
+        "plaintext_auth": plaintext_auth,
         "ca_pem": ca_pem,
     }
 

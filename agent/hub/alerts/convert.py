@@ -18,6 +18,13 @@ from modelfleet.agent.hub.db.alerts_models import (
 from modelfleet.agent.hub.services.convert import timestamp
 from modelfleet.proto.v1 import alerts_pb2
 
+# E-mail channel security: the stored word and the wire enum.
+SECURITY = {
+    alerts_pb2.STARTTLS: "starttls",
+    alerts_pb2.IMPLICIT_TLS: "tls",
+    alerts_pb2.PLAINTEXT: "none",
+}
+SECURITY_ENUM = {v: k for k, v in SECURITY.items()}
 COMPARATORS = {
     alerts_pb2.GREATER: ">",
     alerts_pb2.GREATER_OR_EQUAL: ">=",
@@ -147,10 +154,9 @@ def channel(row: AlertChannel) -> alerts_pb2.Channel:
                 username=cfg["username"],
                 from_address=cfg["from_address"],
                 to=cfg["to"],
-                security=alerts_pb2.IMPLICIT_TLS
-                if cfg["security"] == "tls"
-                else alerts_pb2.STARTTLS,
+                security=SECURITY_ENUM[cfg["security"]],
                 ca_pem=cfg["ca_pem"],
+                plaintext_auth=bool(cfg.get("plaintext_auth")),
             )
         )
     elif row.kind == "webhook":

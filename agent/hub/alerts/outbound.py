@@ -57,10 +57,21 @@ class OutboundPolicy:
 
     def check_plain_http(self, host: str, addresses: list[IPAddress]) -> None:
         """Plain http:// only inside networks the admin listed; public receivers need TLS."""
-        if not all(any(a in net for net in self._allowed) for a in addresses):
+        if not self._all_listed(addresses):
             raise OutboundRefused(
                 f"{host}: http:// is only for listed internal networks; use https://"
             )
+
+    def check_plain_smtp(self, host: str, addresses: list[IPAddress]) -> None:
+        """SMTP without TLS, like http://, only to servers inside the listed networks."""
+        if not self._all_listed(addresses):
+            raise OutboundRefused(
+                f"{host}: SMTP without TLS (PLAINTEXT) is only for servers inside the hub "
+                "setting outbound_allowed_networks"
+            )
+
+    def _all_listed(self, addresses: list[IPAddress]) -> bool:
+        return all(any(a in net for net in self._allowed) for a in addresses)
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
         """The addresses of `host` the policy allows; OutboundRefused when none is."""

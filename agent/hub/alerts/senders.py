@@ -119,14 +119,14 @@ class Senders:
         cfg = target.config
         host, port = cfg["host"], int(cfg["port"])
         message = formatters.email_message(note, key, cfg["from_address"], cfg["to"])
-        sock = await self._connect(host, port)
+        security = cfg["security"]
+        sock = await self._connect(host, port, plain=security == "none")
         context = ssl.create_default_context(cadata=cfg["ca_pem"] or None)
-        implicit = cfg["security"] == "tls"
         client = aiosmtplib.SMTP(
             hostname=host,
             sock=sock,
-            use_tls=implicit,
-            start_tls=not implicit,
+            use_tls=security == "tls",
+            start_tls=security == "starttls",
             tls_context=context,
             timeout=self._timeout,
             username=cfg["username"] or None,
@@ -145,11 +145,15 @@ class Senders:
         # No sock.close() here: the client's transport owns the socket and closes it; closing
         # it under the transport would free the descriptor number while still registered.
 
-    async def _connect(self, host: str, port: int) -> socket.socket:
-        """A socket connected to an address the policy allows (the one that was checked)."""
+    async def _connect(self, host: str, port: int, *, plain: bool = False) -> socket.socket:
+        """A socket connected to an address the policy allows (the one that was checked);
+        `plain` (no TLS will follow) holds every address to the listed networks."""
         loop = asyncio.get_running_loop()
         last: OSError | None = None
-        for address in await self._policy.resolve(host, port):
+        addresses = await self._policy.resolve(host, port)
+        if plain:
+            self._policy.check_plain_smtp(host, addresses)
+        for address in addresses:
             family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setblocking(False)

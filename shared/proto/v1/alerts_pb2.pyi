@@ -117,6 +117,10 @@ class _SmtpSecurityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SmtpSecu
     """STARTTLS on the submission port (587 by default)."""
     IMPLICIT_TLS: _SmtpSecurity.ValueType  # 1
     """TLS from the first byte (465 by default)."""
+    PLAINTEXT: _SmtpSecurity.ValueType  # 2
+    """No TLS (25 by default): only for a server inside the hub setting
+    outbound_allowed_networks; refused with INVALID_ARGUMENT anywhere else.
+    """
 
 class SmtpSecurity(_SmtpSecurity, metaclass=_SmtpSecurityEnumTypeWrapper): ...
 
@@ -124,6 +128,10 @@ STARTTLS: SmtpSecurity.ValueType  # 0
 """STARTTLS on the submission port (587 by default)."""
 IMPLICIT_TLS: SmtpSecurity.ValueType  # 1
 """TLS from the first byte (465 by default)."""
+PLAINTEXT: SmtpSecurity.ValueType  # 2
+"""No TLS (25 by default): only for a server inside the hub setting
+outbound_allowed_networks; refused with INVALID_ARGUMENT anywhere else.
+"""
 Global___SmtpSecurity: _TypeAlias = SmtpSecurity  # noqa: Y015
 
 @_typing.final
@@ -640,14 +648,19 @@ class EmailConfig(_message.Message):
     TO_FIELD_NUMBER: _builtins.int
     SECURITY_FIELD_NUMBER: _builtins.int
     CA_PEM_FIELD_NUMBER: _builtins.int
+    PLAINTEXT_AUTH_FIELD_NUMBER: _builtins.int
     host: _builtins.str
     port: _builtins.int
-    """0 = 587 (STARTTLS) or 465 (implicit TLS)."""
+    """0 = 587 (STARTTLS), 465 (implicit TLS) or 25 (PLAINTEXT)."""
     username: _builtins.str
     from_address: _builtins.str
     security: Global___SmtpSecurity.ValueType
     ca_pem: _builtins.str
     """PEM CA certificates to trust for this server (an internal relay); empty = system CAs."""
+    plaintext_auth: _builtins.bool
+    """With PLAINTEXT: send the username and password (the secret) without TLS. Without it a
+    PLAINTEXT channel takes no credentials.
+    """
     @_builtins.property
     def to(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -660,10 +673,11 @@ class EmailConfig(_message.Message):
         to: _abc.Iterable[_builtins.str] | None = ...,
         security: Global___SmtpSecurity.ValueType = ...,
         ca_pem: _builtins.str = ...,
+        plaintext_auth: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "from_address", b"from_address", "host", b"host", "port", b"port", "security", b"security", "to", b"to", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "from_address", b"from_address", "host", b"host", "plaintext_auth", b"plaintext_auth", "port", b"port", "security", b"security", "to", b"to", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
