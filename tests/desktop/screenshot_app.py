@@ -16,8 +16,18 @@ from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.widgets.theme import apply_theme
 
 # Pages whose screenshots need a hub with data: test_home_screenshots.py and
-# test_alerts_screenshots.py (alerts, notebooks) save them.
-WITH_HUB_DATA = ("home", "experiments", "models", "deployments", "alerts", "notebooks")
+# test_alerts_screenshots.py (alerts, notebooks) and test_signin_screenshots.py (audit, admin)
+# save them.
+WITH_HUB_DATA = (
+    "home",
+    "experiments",
+    "models",
+    "deployments",
+    "alerts",
+    "audit",
+    "admin",
+    "notebooks",
+)
 
 
 def spin(ms: int) -> None:
