@@ -2,8 +2,10 @@
 
 Measures, in one run: raw in-process ONNX Runtime single-row calls/s; agent REST OIP
 single-row req/s with p50/p99 at 16 connections (wrk); agent gRPC ModelInfer req/s at 16
-concurrent calls (grpc.aio clients in separate processes); REST req/s at 64 connections with
-dynamic batching on (--max-batch-size 64) and off (0); start-to-ready time and idle RSS.
+concurrent calls, from grpc.aio clients in separate processes and from h2load (a C HTTP/2
+load generator whose own cost does not cap the figure: 4 connections x 4 streams, req/s and
+p50/p99); REST req/s at 64 connections with dynamic batching on (--max-batch-size 64) and
+off (0); start-to-ready time and idle RSS.
 The load generators run on the same machine as the agent, so they compete for its cores.
 """
 
@@ -16,6 +18,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,17 +57,17 @@ end
 """
 
 
-def ensure_wrk() -> str:
-    """wrk from Debian's packages, installed on first use."""
-    found = shutil.which("wrk")
+def ensure_tool(binary: str, package: str) -> str:
+    """A load generator from Debian's packages, installed on first use."""
+    found = shutil.which(binary)
     if found:
         return found
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, capture_output=True
+        ["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True
     )
-    return shutil.which("wrk") or "wrk"
+    return shutil.which(binary) or binary
 
 
 def ort_calls_per_second(model_path: Path) -> float:
@@ -100,16 +103,22 @@ def wrk(binary: str, agent: Agent, connections: int, workdir: Path) -> dict[str,
     return result
 
 
-def _grpc_client(port: int, concurrency: int, start_at: float, stop_at: float, out: Any) -> None:
-    """One load process: `concurrency` ModelInfer loops, counting completions in the window."""
-    import grpc
-
+def _infer_request() -> Any:
     from modelfleet.proto.inference import grpc_predict_v2_pb2 as pb
-    from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as pb_grpc
 
     request = pb.ModelInferRequest(model_name=MODEL)
     request.inputs.add(name="input", datatype="FP32", shape=[1, FEATURE_COUNT])
     request.raw_input_contents.append(ROW.tobytes())
+    return request
+
+
+def _grpc_client(port: int, concurrency: int, start_at: float, stop_at: float, out: Any) -> None:
+    """One load process: `concurrency` ModelInfer loops, counting completions in the window."""
+    import grpc
+
+    from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    request = _infer_request()
 
     async def run() -> tuple[int, int]:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -153,6 +162,40 @@ def grpc_rps(agent: Agent, concurrency: int, processes: int = 2) -> dict[str, fl
     }
 
 
+def h2load(binary: str, agent: Agent, workdir: Path) -> dict[str, float]:
+    """ModelInfer from h2load at 4 connections x 4 streams; p50/p99 from its request log.
+
+    h2load counts HTTP 200s, which gRPC also sends with an error status in the trailers,
+    so errors also include every request the agent itself counted as not `ok`.
+    """
+    request = _infer_request().SerializeToString()
+    body = workdir / "infer.grpc"
+    body.write_bytes(b"\x00" + struct.pack(">I", len(request)) + request)
+    log = workdir / "h2load.log"
+    url = f"http://127.0.0.1:{agent.grpc_port}/inference.GRPCInferenceService/ModelInfer"
+    failed_before = _failed_requests(agent)
+    out = subprocess.run([binary, "-c4", "-m4", "-D", str(DURATION_S), "--warm-up-time",
+                          str(WARMUP_S), "-H", "content-type: application/grpc", "-H",
+                          "te: trailers", "-d", str(body), "--log-file", str(log), url],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    match = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out)
+    if match is None:
+        raise RuntimeError(f"h2load printed no result:\n{out}")
+    rows = [line.split("\t") for line in log.read_text().splitlines()]
+    latencies = np.array([int(r[2]) for r in rows if r[1] == "200"], dtype=np.float64) / 1000
+    return {
+        "rps": float(match.group(1)),
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "errors": float(len(rows) - latencies.size + _failed_requests(agent) - failed_before),
+    }
+
+
+def _failed_requests(agent: Agent) -> float:
+    total = agent.metric("modelfleet_requests_total", model=MODEL)
+    return total - agent.metric("modelfleet_requests_total", model=MODEL, status="ok")
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
@@ -170,7 +213,8 @@ def models_without_batching_config(root: Path) -> Path:
 
 
 def main() -> int:
-    wrk_binary = ensure_wrk()
+    wrk_binary = ensure_tool("wrk", "wrk")
+    h2load_binary = ensure_tool("h2load", "nghttp2-client")
     result: dict[str, Any] = {
         "benchmark": "serving",
         "date": dt.date.today().isoformat(),
@@ -199,6 +243,11 @@ def main() -> int:
             grpc_result = grpc_rps(agent, 16)
             result["grpc_rps_c16"] = round(grpc_result["rps"])
             result["grpc_errors_c16"] = int(grpc_result["errors"])
+            native = h2load(h2load_binary, agent, work)
+            result["grpc_h2load_rps_c16"] = round(native["rps"])
+            result["grpc_h2load_p50_ms"] = round(native["p50_ms"], 3)
+            result["grpc_h2load_p99_ms"] = round(native["p99_ms"], 3)
+            result["grpc_h2load_errors_c16"] = int(native["errors"])
             batched = wrk(wrk_binary, agent, 64, work)
         finally:
             agent.stop()

@@ -52,15 +52,17 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if not handler:
             return handler
         method = handler_call_details.method
-        authorization = _authorization(handler_call_details.invocation_metadata or ())
         field = MODEL_FIELDS.get(method)
         control = method.startswith(PROTECTED_PREFIX)
+        # Nothing protected: open inference calls skip the metadata scan and keep their
+        # handler unwrapped, so they cost no per-call work here.
+        if not control and (field is None or not self._access.active):
+            return handler
+        authorization = _authorization(handler_call_details.invocation_metadata or ())
         if control and self._is_control(authorization):
             return handler
         if field is not None and self._access.active:
             return self._guarded(handler, field, authorization)
-        if not control:  # nothing protected: inference calls cost no per-call work here
-            return handler
         method_handler = (
             grpc.unary_stream_rpc_method_handler
             if handler.response_streaming
