@@ -9,7 +9,9 @@ For PostgreSQL and SQLite, a real hub (`hub init` + `hub serve`, TLS) is started
 2. SearchRuns: `--runs` runs with 20 metrics and 10 params each are written straight into
    the tables in bulk (then VACUUM ANALYZE), and one query is repeated through the client:
    `metrics.m00 > 0.5 and params.p1 = 'v3'` ordered by `metrics.m01 DESC`, first page of
-   100, with its total count. Reported: p50/p95 in ms, plus the second page.
+   100, with its total (`matching_runs`: counted on SQLite; on PostgreSQL the planner's
+   estimate, as SearchRuns reports past ~1,000 matches). Reported: p50/p95 in ms, plus
+   the second page.
 
 Prints one JSON line. The machine is shared: compare figures within one run.
 """

@@ -28,6 +28,7 @@ from modelfleet.agent.hub.tracking.queries import (
     run_views,
     runs_by_id,
 )
+from modelfleet.agent.hub.tracking.total import total
 from modelfleet.proto.v1 import tracking_pb2, tracking_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -105,25 +106,32 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
                 ]
 
             def make(
-                after: tuple[list[Any], str] | None, n: int, present: bool | None
+                after: tuple[list[Any], str] | None,
+                n: int,
+                present: bool | None,
+                window: float | None,
             ) -> search.SearchQuery:
                 return search.build(
-                    call.ws.id, experiments, clauses, order, after, n, present=present
-                )
+                    call.ws.id, experiments, clauses, order, after, n, present=present,
+                    window=window,
+                )  # fmt: skip
 
-            sorts = make(None, 1, None).sorts
-            cursor, total = None, -1
+            sorts = make(None, 1, None, None).sorts
+            cursor, found = None, None
             if request.page.page_token:
-                cursor, total = search.decode_cursor(request.page.page_token, query_id, sorts)
+                cursor, found = search.decode_cursor(request.page.page_token, query_id, sorts)
             rows = search.page_rows(s, make, order, cursor, limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
             views = run_views(s, page_runs(s, [r[0] for r in rows]))
-            if total < 0:
-                total = int(s.execute(make(None, 1, None).count).scalar_one())
-            token = search.encode_cursor(query_id, sorts, rows[-1], total) if more else ""
+            if found is None:
+                found = total(s, make(None, 1, None, None).matching, len(rows), more)
+            token = search.encode_cursor(query_id, sorts, rows[-1], found) if more else ""
             return tracking_pb2.SearchRunsResponse(
-                runs=[convert.run(v) for v in views], next_page_token=token, total_count=total
+                runs=[convert.run(v) for v in views],
+                next_page_token=token,
+                total_count=found.count,
+                total_is_estimate=found.estimate,
             )
 
         response = await self._hub.db.read(run_search)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db.tracking_models import (
@@ -44,6 +45,8 @@ class RunFields(Protocol):
     @property
     def id(self) -> str: ...
     @property
+    def seq(self) -> int: ...
+    @property
     def experiment_id(self) -> str: ...
     @property
     def name(self) -> str: ...
@@ -61,6 +64,7 @@ class RunFields(Protocol):
 
 RUN_COLUMNS = (
     Run.id,
+    Run.seq,
     Run.experiment_id,
     Run.name,
     Run.status,
@@ -151,8 +155,16 @@ def run_counts(s: Session, experiment_ids: Sequence[str]) -> dict[str, int]:
     return {experiment_id: int(n) for experiment_id, n in rows}
 
 
-def summaries(s: Session, run_ids: Sequence[str]) -> dict[str, list[Summary]]:
-    out: dict[str, list[Summary]] = {r: [] for r in run_ids}
+def among(s: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`; one array parameter on PostgreSQL, where a list of 100 keys
+    would otherwise be expanded into 100 bind parameters, each named on every call."""
+    if s.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+def summaries(s: Session, runs: Sequence[RunFields]) -> dict[str, list[Summary]]:
+    out: dict[str, list[Summary]] = {r.id: [] for r in runs}
     rows = s.execute(
         select(
             MetricSeries.run_id,
@@ -163,8 +175,8 @@ def summaries(s: Session, run_ids: Sequence[str]) -> dict[str, list[Summary]]:
             MetricSeries.count,
             MetricSeries.last_step,
         )
-        .where(MetricSeries.run_id.in_(run_ids))
-        .order_by(MetricSeries.run_id, MetricSeries.key)
+        .where(among(s, MetricSeries.run_seq, [r.seq for r in runs]))
+        .order_by(MetricSeries.run_seq, MetricSeries.key)
     )
     for run_id, key, last, low, high, count, last_step in rows:
         out[run_id].append(Summary(key, last, low, high, count, last_step))
@@ -177,16 +189,16 @@ def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
     views = {r.id: RunView(r) for r in runs}
     if not views:
         return []
-    ids = list(views)
-    query = select(RunParam.run_id, RunParam.key, RunParam.value).where(RunParam.run_id.in_(ids))
-    for run_id, key, value in s.execute(query):
+    seqs = [r.seq for r in runs]
+    query = select(RunParam.run_id, RunParam.key, RunParam.value)
+    for run_id, key, value in s.execute(query.where(among(s, RunParam.run_seq, seqs))):
         views[run_id].params[key] = value
-    query = select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))
-    for run_id, key, value in s.execute(query):
+    query = select(RunTag.run_id, RunTag.key, RunTag.value)
+    for run_id, key, value in s.execute(query.where(among(s, RunTag.run_seq, seqs))):
         views[run_id].tags[key] = value
-    for run_id, items in summaries(s, ids).items():
+    for run_id, items in summaries(s, runs).items():
         views[run_id].metrics = items
-    links = select(RunArtifactLink).where(RunArtifactLink.run_id.in_(ids))
+    links = select(RunArtifactLink).where(among(s, RunArtifactLink.run_id, list(views)))
     for link in s.scalars(links.order_by(RunArtifactLink.path)):
         views[link.run_id].artifacts.append(link)
     return [views[r.id] for r in runs]
@@ -194,7 +206,8 @@ def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
 
 def page_runs(s: Session, run_ids: Sequence[str]) -> list[Any]:
     """The runs of a search page as rows of RUN_COLUMNS, in the order given."""
-    rows = {row.id: row for row in s.execute(select(*RUN_COLUMNS).where(Run.id.in_(run_ids)))}
+    query = select(*RUN_COLUMNS).where(among(s, Run.id, run_ids))
+    rows = {row.id: row for row in s.execute(query)}
     return [rows[r] for r in run_ids]
 
 

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam, RunTag
 from modelfleet.agent.hub.errors import InvalidArgument
 from modelfleet.agent.hub.tracking.filters import Clause, Operand, OrderKey
+from modelfleet.agent.hub.tracking.total import Total
 from modelfleet.proto.v1 import tracking_pb2
 
 _COMPARE = {
@@ -182,7 +183,8 @@ def _after(sorts: list[_Sort], values: list[Any], run_id: str) -> ColumnElement[
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     page: Select[Any]
-    count: Select[Any]
+    # The matching runs' keys, unordered: what the total counts or estimates.
+    matching: Select[Any]
     sorts: list[_Sort]
 
 
@@ -195,21 +197,25 @@ def build(
     limit: int,
     *,
     present: bool | None = None,
+    window: float | None = None,
 ) -> SearchQuery:
     """The page query; with `present` set, only runs that have (True) or lack (False) the
-    first order key's metric, so the first kind can be read in index order."""
+    first order key's metric, so the first kind can be read in index order; with
+    `window`, only runs whose value of that metric is at or before it in that order."""
     sorts, joins = _sorts(order)
     driver = joins[0][1] if joins and present is True else None
     scope = [Run.workspace_id == workspace_id]
     if experiment_ids is not None:
         scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
-    count = select(func.count()).select_from(Run).where(*scope, *(condition(c) for c in clauses))
+    matching = select(Run.seq).where(*scope, *(condition(c) for c in clauses))
     query = select(Run.id, *(s.expression for s in sorts))
     if driver is not None:
         # Driven by the order metric's (key, last, run_seq) index, read in order and
         # stopped after `limit`; the filters are semi-joins on its run key.
         query = query.select_from(driver).join(Run, Run.seq == driver.run_seq)
         scope.append(driver.key == joins[0][0].key)
+        if window is not None:
+            scope.append(driver.last >= window if order[0].descending else driver.last <= window)
     else:
         query = query.select_from(Run)
     for index, (operand, table) in enumerate(joins):
@@ -227,10 +233,14 @@ def build(
     for sort in sorts:
         expr = sort.expression
         ordering.append((expr.desc() if sort.descending else expr.asc()).nulls_last())
-    return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), count, sorts)
+    return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), matching, sorts)
 
 
-Make = Callable[[tuple[list[Any], str] | None, int, bool | None], SearchQuery]
+Make = Callable[[tuple[list[Any], str] | None, int, bool | None, float | None], SearchQuery]
+# Index entries of the order metric examined first, and the growth factor when that window
+# holds fewer than a page of matching runs.
+FIRST_WINDOW = 4096
+WINDOW_GROWTH = 8
 
 
 def page_rows(
@@ -242,20 +252,41 @@ def page_rows(
 ) -> list[Row[Any]]:
     """Up to `limit` rows after `cursor`.
 
-    Ordered by a metric, the runs that have it are read first by an inner join (which the
-    planner can drive from the metric's index and stop after `limit`), then the runs
-    without it; both parts keep the one order the cursor describes.
+    Ordered by a metric, the runs that have it come first, then the runs without it; both
+    parts keep the one order the cursor describes. The first part is read in windows of
+    the metric's index: the value FIRST_WINDOW entries past the cursor bounds the query,
+    so it filters a few thousand runs whatever plan the database picks (a planner may
+    otherwise hash-join every run with the metric and sort them). A window with fewer
+    than `limit` matches is widened; it always ends after a whole group of equal values.
     """
     if not order or order[0].operand.kind != "metrics":
-        return list(s.execute(make(cursor, limit, None).page).all())
+        return list(s.execute(make(cursor, limit, None, None).page).all())
     rows: list[Row[Any]] = []
     in_missing_part = cursor is not None and cursor[0][0] is None
-    if not in_missing_part:
-        rows = list(s.execute(make(cursor, limit, True).page).all())
+    span = FIRST_WINDOW
+    while not in_missing_part:
+        edge = _window_edge(s, order[0], cursor, span)
+        rows = list(s.execute(make(cursor, limit, True, edge).page).all())
+        if len(rows) >= limit or edge is None:
+            break
+        span *= WINDOW_GROWTH
     if len(rows) < limit:
-        rest = make(cursor if in_missing_part else None, limit - len(rows), False)
+        rest = make(cursor if in_missing_part else None, limit - len(rows), False, None)
         rows += s.execute(rest.page).all()
     return rows
+
+
+def _window_edge(
+    s: Session, key: OrderKey, cursor: tuple[list[Any], str] | None, span: int
+) -> float | None:
+    """The metric value `span` index entries past the cursor; None when fewer remain."""
+    series = MetricSeries
+    query = select(series.last).where(series.key == key.operand.key)
+    if cursor is not None and cursor[0][0] is not None:
+        value = cursor[0][0]
+        query = query.where(series.last <= value if key.descending else series.last >= value)
+    ordered = series.last.desc() if key.descending else series.last.asc()
+    return s.execute(query.order_by(ordered).offset(span - 1).limit(1)).scalar()
 
 
 # --- cursors ----------------------------------------------------------------------------
@@ -266,24 +297,27 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
 
 
-def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any], total: int) -> str:
-    """The position after `row`, and the total count (counted once, on the first page)."""
+def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any], total: Total) -> str:
+    """The position after `row`, and the total (found once, on the first page)."""
     values = []
     for sort, value in zip(sorts, row[1:], strict=True):
         if value is not None and sort.kind == "time":
             value = value.astimezone(UTC).isoformat()
         values.append(value)
-    payload = orjson.dumps({"q": query_id, "v": values, "id": row[0], "n": total})
+    payload = orjson.dumps(
+        {"q": query_id, "v": values, "id": row[0], "n": total.count, "e": total.estimate}
+    )
     return base64.urlsafe_b64encode(payload).decode()
 
 
 def decode_cursor(
     token: str, query_id: str, sorts: list[_Sort]
-) -> tuple[tuple[list[Any], str], int]:
+) -> tuple[tuple[list[Any], str], Total]:
     field = "page.page_token"
     try:
         doc = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        values, run_id, total = doc["v"], str(doc["id"]), int(doc["n"])
+        values, run_id = doc["v"], str(doc["id"])
+        total = Total(int(doc["n"]), bool(doc.get("e", False)))
         if doc["q"] != query_id or len(values) != len(sorts):
             raise InvalidArgument(field, "a token from the same search (filter and order)")
         parsed = [

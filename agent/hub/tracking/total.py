@@ -1,0 +1,46 @@
+"""SearchRuns totals: counted, or estimated by the PostgreSQL planner when many runs match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+# Above this many expected matches the planner's estimate is returned instead of a count.
+EXACT_UP_TO = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    count: int
+    estimate: bool = False
+
+
+def total(s: Session, matching: Select[Any], page_rows: int, more: bool) -> Total:
+    """How many runs `matching` selects, for a first page that holds `page_rows` of them.
+
+    Counting every match is the costliest part of a search (a filter matching half of
+    100,000 runs reads all their keys), so on PostgreSQL, when the planner expects more
+    than EXACT_UP_TO matches, its estimate is returned instead (never below what the
+    page already proved). SQLite keeps no such statistics and always counts.
+    """
+    if not more:
+        return Total(page_rows)
+    if s.get_bind().dialect.name == "postgresql":
+        estimated = _planned_rows(s, matching)
+        if estimated > EXACT_UP_TO:
+            return Total(max(estimated, page_rows + 1), estimate=True)
+    count = select(func.count()).select_from(matching.subquery())
+    return Total(int(s.execute(count).scalar_one()))
+
+
+def _planned_rows(s: Session, query: Select[Any]) -> int:
+    """The planner's row estimate for `query` (EXPLAIN plans it without running it)."""
+    compiled = query.compile(bind=s.get_bind(), compile_kwargs={"render_postcompile": True})
+    explain = s.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+    plan = explain.scalar_one()
+    document = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+    return int(document[0]["Plan"]["Plan Rows"])
