@@ -16,7 +16,7 @@ from tests.conftest import RunningHub
 from tests.desktop import test_signin as _signin
 from tests.desktop.test_deployments import fleet
 from tests.desktop.test_experiments import seed_experiments
-from tests.desktop.test_models import seed_models
+from tests.desktop.test_models_page import seed_models
 from tests.desktop.test_signin import admin_client
 from tests.fleet.fleethelp import AgentProcess, wait_for
 
