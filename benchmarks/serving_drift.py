@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from serving import DURATION_S, MODEL, ensure_wrk, wrk  # noqa: E402
+from serving import DURATION_S, MODEL, ensure_tool, wrk  # noqa: E402
 
 from tests.monitoring.monitored import write_monitored_model  # noqa: E402
 from tests.monitoring.traffic import snapshot  # noqa: E402
@@ -43,7 +43,7 @@ FLAGS = ("--max-batch-size", "64", "--log-level", "warning")
 
 
 def main() -> int:
-    binary = ensure_wrk()
+    binary = ensure_tool("wrk", "wrk")
     result: dict[str, Any] = {
         "benchmark": "serving_drift",
         "date": dt.date.today().isoformat(),
