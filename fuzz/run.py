@@ -1,10 +1,10 @@
 """Run the fuzz harnesses, each in its own process, and print one JSON line per harness.
 
-Usage: python fuzz/run.py --seconds N [--only NAME] [--work DIR]
+Usage: python fuzz/run.py --seconds N [--only NAME] [--out DIR]
 
 Seeds come from make_seeds.py (written to fuzz/seeds when missing), token dictionaries from
-fuzz/dicts/NAME.dict; the growing corpus, logs and crash inputs live under --work (default
-fuzz/work). Exit status 1 if any harness
+fuzz/dicts/NAME.dict; the growing corpus, logs and crash inputs live under --out (default
+fuzz/out). Exit status 1 if any harness
 crashed or did not run.
 """
 
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, required=True, help="fuzzing time per harness")
     parser.add_argument("--only", choices=sorted(HARNESSES), help="run this harness only")
-    parser.add_argument("--work", type=Path, default=HERE / "work", help="corpus, logs, crashes")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="corpus, logs, crashes")
     parser.add_argument("--seeds", type=Path, default=HERE / "seeds", help="seed corpora")
     args = parser.parse_args(argv)
     ensure_seeds(args.seeds)
     failed = False
     for name in [args.only] if args.only else list(HARNESSES):
-        result = run_one(name, args.seconds, args.seeds, args.work)
+        result = run_one(name, args.seconds, args.seeds, args.out)
         print(json.dumps(result), flush=True)
         failed |= bool(result["crashes"]) or result["exit_code"] != 0 or not result["execs"]
     return 1 if failed else 0

@@ -26,7 +26,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_harness_runs_without_crash(harness: str, seeds: Path, tmp_path: Path) -> None:
     command = [
         sys.executable, str(ROOT / "fuzz" / "run.py"), "--seconds", str(SECONDS),
-        "--only", harness, "--seeds", str(seeds), "--work", str(tmp_path),
+        "--only", harness, "--seeds", str(seeds), "--out", str(tmp_path),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     result = json.loads(done.stdout.strip().splitlines()[-1])
