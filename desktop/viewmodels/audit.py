@@ -7,7 +7,6 @@ from datetime import UTC
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -18,6 +17,7 @@ from PySide6.QtCore import (
 from modelfleet.client import AuditEvent, AuditFilter, AuditVerification, HubClient, Page
 from modelfleet.desktop.services.audit_export import export_format, write_stream
 from modelfleet.desktop.services.cancel import CancelToken
+from modelfleet.desktop.viewmodels._table import HeaderedTableModel
 from modelfleet.desktop.viewmodels.session import Progress, SessionViewModel
 from modelfleet.desktop.workers import WorkerSlot
 
@@ -42,8 +42,11 @@ class ExportDone:
     bytes_written: int
 
 
-class AuditTableModel(QAbstractTableModel):
+class AuditTableModel(HeaderedTableModel):
     """Rows loaded so far; views call `fetchMore` near the end and the next page loads."""
+
+    headers = HEADERS
+    tooltips = TOOLTIPS
 
     def __init__(self, vm: AuditViewModel) -> None:
         super().__init__(vm)
@@ -52,20 +55,6 @@ class AuditTableModel(QAbstractTableModel):
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.events)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return TOOLTIPS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         event = self.events[index.row()]

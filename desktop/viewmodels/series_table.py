@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -11,6 +10,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from modelfleet.desktop.viewmodels._table import HeaderedTableModel
 from modelfleet.desktop.viewmodels.monitoring import MonitoringViewModel, SeriesKey
 
 HEADERS = (
@@ -33,8 +33,11 @@ AUTO_SHOWN = 4
 Index = QModelIndex | QPersistentModelIndex
 
 
-class SeriesTableModel(QAbstractTableModel):
+class SeriesTableModel(HeaderedTableModel):
     """Rows follow `MonitoringViewModel.series_keys()`; `refresh()` repaints the figures."""
+
+    headers = HEADERS
+    tooltips = TOOLTIPS
 
     shownChanged = Signal(object, bool)  # SeriesKey, shown
 
@@ -52,20 +55,6 @@ class SeriesTableModel(QAbstractTableModel):
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._keys)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return TOOLTIPS[section]
-        return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
