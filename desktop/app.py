@@ -205,8 +205,11 @@ def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVA
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app))
     desktop = build_desktop(agents, interval_ms)
     app.aboutToQuit.connect(desktop.shutdown)
+    # Python runs a signal handler between any two bytecodes of the GUI thread, possibly in
+    # the middle of a slot that is starting a worker; quitting from there would tear the app
+    # down under it. The handler only schedules the quit for the event loop.
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: app.quit())
+        signal.signal(signum, lambda *_: QTimer.singleShot(0, app.quit))
     # Python runs signal handlers only between bytecodes; this timer gives it the chance.
     wake = QTimer()
     wake.start(200)
@@ -218,4 +221,6 @@ def run(agents: Sequence[AgentEndpoint] = (), interval_ms: int = DEFAULT_INTERVA
     QTimer.singleShot(0, local.start if local is not None else desktop.session.resume)
     code = app.exec()
     wake.stop()
+    if not shutdown_workers():  # any worker a last slot started after the shutdown
+        log.warning("some background tasks did not stop in time")
     return int(code)

@@ -22,15 +22,24 @@ class GuiHeartbeat(QObject):
         self._last = 0.0
         self.longest_gap_ms = 0.0
         self.ticks = 0
+        self.gaps_ms: list[float] = []
 
     def start(self) -> None:
         self.longest_gap_ms = 0.0
         self.ticks = 0
+        self.gaps_ms = []
         self._last = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
+
+    def gap_percentile_ms(self, q: float) -> float:
+        """The q-th percentile (0..100) of the gaps between ticks; 0 before the first tick."""
+        if not self.gaps_ms:
+            return 0.0
+        ordered = sorted(self.gaps_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100.0))]
 
     @property
     def running(self) -> bool:
@@ -38,6 +47,8 @@ class GuiHeartbeat(QObject):
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.longest_gap_ms = max(self.longest_gap_ms, (now - self._last) * 1000.0)
+        gap = (now - self._last) * 1000.0
+        self.gaps_ms.append(gap)
+        self.longest_gap_ms = max(self.longest_gap_ms, gap)
         self._last = now
         self.ticks += 1

@@ -52,14 +52,11 @@ class LiveChart(pg.PlotWidget):  # type: ignore[misc]
             else:
                 qcolor = qcolor.lighter(SHADES[shade])
             pen = pg.mkPen(qcolor, width=1)
-            item = self.getPlotItem().plot(
-                name=name,
-                pen=pen,
-                clipToView=True,
-                autoDownsample=True,
-                downsampleMethod="peak",
-                skipFiniteCheck=True,
-            )
+            item = self.getPlotItem().plot(name=name, pen=pen)
+            # Set after construction: `plot()` without data drops these keyword options.
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            item.setSkipFiniteCheck(True)
             self._curves[ident] = item
         return item
 

@@ -81,7 +81,7 @@ class MonitoringPage(Page):
         self.vm = monitoring
         self.table_model = SeriesTableModel(monitoring, self)
         self._drawn: dict[tuple[int, SeriesKey], int] = {}
-        self._drawn_revision = [-1, -1, -1]
+        self._drawn_revision = [-1] * 4  # one per chart, then the table
         self._turn = 0
         self._colors = current_theme().series
 
@@ -190,17 +190,18 @@ class MonitoringPage(Page):
         self.address_edit.clear()
 
     def refresh(self) -> None:
-        """Timer slot: update one chart per tick (its changed curves and time window).
+        """Timer slot: update the table or one chart per tick (its changed curves and window).
 
-        Taking turns keeps every GUI frame to one chart's repaint, however many series stream.
+        Taking turns keeps every GUI frame to one repaint, however many series stream.
         """
         index = self._turn
-        self._turn = (index + 1) % len(self.charts)
+        self._turn = (index + 1) % (len(self.charts) + 1)
         if self.vm.revision == self._drawn_revision[index]:
             return
         self._drawn_revision[index] = self.vm.revision
-        if index == 0:
+        if index == len(self.charts):
             self.table_model.refresh()
+            return
         chart = self.charts[index]
         latest = float("-inf")
         earliest = float("inf")
@@ -240,7 +241,7 @@ class MonitoringPage(Page):
             self.latency_chart.set_visible((key, column), shown)
         for index in range(len(self.charts)):
             self._drawn.pop((index, key), None)
-        self._drawn_revision = [-1, -1, -1]
+        self._drawn_revision = [-1] * (len(self.charts) + 1)
 
     def _on_agent_state(self, source: str, state: str, message: str) -> None:
         states = self.vm.agent_states
