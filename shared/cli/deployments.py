@@ -1,4 +1,5 @@
-"""`modelfleet deploy|promote|rollback|traffic` and `modelfleet deployments list|show|events`."""
+"""`modelfleet deploy|promote|rollback|traffic`, `modelfleet deployments list|show|events` and
+`modelfleet deployments keys create|list|revoke` (a deployment's inference keys)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import argparse
 import re
 from typing import Any
 
+from modelfleet.cli._common import print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
 from modelfleet.fleet.selectors import format_labels, parse_labels
 
 DEPLOYMENT_COLUMNS = ("name", "environment", "revision", "targets", "selector", "state", "agents")
 EVENT_COLUMNS = ("revision", "kind", "actor", "time", "targets", "reason")
+KEY_COLUMNS = ("id", "name", "rate_per_s", "burst", "created_by", "created_at")
 _MODEL_REF = re.compile(r"^(?P<model>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
 _SPLIT = re.compile(r"^v?(?P<version>\d+)=(?P<percent>\d+)$")
 
@@ -64,6 +67,32 @@ def register(subparsers: Any) -> None:
         p.add_argument("name")
         p.add_argument("--env", required=True)
         p.set_defaults(func=func)
+    _register_keys(commands, scoped)
+
+
+def _register_keys(commands: Any, scoped: argparse.ArgumentParser) -> None:
+    group = commands.add_parser(
+        "keys", help="inference keys: once a deployment has one, its agents require it"
+    )
+    actions = group.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    p = actions.add_parser("create", parents=[scoped], help="a new key (its secret is shown once)")
+    p.add_argument("deployment")
+    p.add_argument("--env", required=True)
+    p.add_argument("--name", required=True, help="who uses it, e.g. checkout-service")
+    p.add_argument("--rate", type=float, default=0.0, help="requests/s; 0 = no limit")
+    p.add_argument("--burst", type=int, default=0, help="requests at once; 0 = the rate")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_keys_create)
+    p = actions.add_parser("list", parents=[scoped], help="the deployment's keys (no secrets)")
+    p.add_argument("deployment")
+    p.add_argument("--env", required=True)
+    p.set_defaults(func=cmd_keys_list)
+    p = actions.add_parser("revoke", parents=[scoped], help="agents refuse the key from now on")
+    p.add_argument("deployment")
+    p.add_argument("key_id", metavar="KEY_ID")
+    p.add_argument("--env", required=True)
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_keys_revoke)
 
 
 def parse_model_ref(text: str) -> tuple[str, int, str]:
@@ -160,4 +189,40 @@ def cmd_events(args: argparse.Namespace) -> int:
     with conn.client:
         events = conn.client.deployment_events(args.name, args.env)
     show(args, events if args.json else [_row(e) for e in events], EVENT_COLUMNS)
+    return 0
+
+
+@hub_command
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        key, secret = conn.client.create_inference_key(
+            args.deployment, args.env, args.name, rate_per_s=args.rate, burst=args.burst,
+            reason=args.reason,
+        )  # fmt: skip
+    if args.json:
+        print_json({**plain(key), "secret": secret})
+        return 0
+    show_one(args, key, KEY_COLUMNS)
+    print(f"Secret (shown once; send it as 'Authorization: Bearer <secret>'): {secret}")
+    return 0
+
+
+@hub_command
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        keys = conn.client.list_inference_keys(args.deployment, args.env)
+    show(args, keys, KEY_COLUMNS)
+    return 0
+
+
+@hub_command
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    with conn.client:
+        key = conn.client.revoke_inference_key(
+            args.deployment, args.env, args.key_id, reason=args.reason
+        )
+    show_one(args, key, KEY_COLUMNS)
     return 0

@@ -80,6 +80,18 @@ class DeploymentEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class InferenceKeyInfo:
+    """An inference key of a deployment as people see it (never its secret)."""
+
+    id: str
+    name: str
+    rate_per_s: float
+    burst: int
+    created_by: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsPoint:
     time: datetime | None
     model_version: int
@@ -141,6 +153,12 @@ def deployment_from_pb(m: deployments_pb2.Deployment) -> Deployment:
 def event_from_pb(m: deployments_pb2.DeploymentEvent) -> DeploymentEvent:
     return DeploymentEvent(
         m.revision, m.kind, m.actor, m.reason, time_from_pb(m.time), _targets(m.targets)
+    )
+
+
+def inference_key_from_pb(m: deployments_pb2.InferenceKeyInfo) -> InferenceKeyInfo:
+    return InferenceKeyInfo(
+        m.id, m.name, m.rate_per_s, m.burst, m.created_by, time_from_pb(m.created_at)
     )
 
 

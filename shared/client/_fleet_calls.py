@@ -15,11 +15,13 @@ from modelfleet.client._fleet import (
     Agent,
     Deployment,
     DeploymentEvent,
+    InferenceKeyInfo,
     JoinToken,
     MetricsPoint,
     agent_from_pb,
     deployment_from_pb,
     event_from_pb,
+    inference_key_from_pb,
     point_from_pb,
 )
 from modelfleet.proto.v1 import (
@@ -211,6 +213,55 @@ class FleetCalls:
             "Deployments", "ListDeploymentEvents", request, idempotent=True, workspace=workspace
         )
         return [event_from_pb(e) for e in m.events]
+
+    def create_inference_key(
+        self,
+        deployment: str,
+        environment: str,
+        name: str,
+        *,
+        rate_per_s: float = 0.0,
+        burst: int = 0,
+        reason: str = "",
+        workspace: str | None = None,
+    ) -> tuple[InferenceKeyInfo, str]:
+        """A new key for the deployment and its secret (returned this once only)."""
+        request = deployments_pb2.CreateInferenceKeyRequest(
+            deployment=deployment, environment=environment, name=name,
+            rate_per_s=rate_per_s, burst=burst, reason=reason,
+        )  # fmt: skip
+        m = self._fleet_call(
+            "Deployments", "CreateInferenceKey", request, idempotent=False, workspace=workspace
+        )
+        return inference_key_from_pb(m.key), m.secret
+
+    def list_inference_keys(
+        self, deployment: str, environment: str, *, workspace: str | None = None
+    ) -> list[InferenceKeyInfo]:
+        request = deployments_pb2.ListInferenceKeysRequest(
+            deployment=deployment, environment=environment
+        )
+        m = self._fleet_call(
+            "Deployments", "ListInferenceKeys", request, idempotent=True, workspace=workspace
+        )
+        return [inference_key_from_pb(k) for k in m.keys]
+
+    def revoke_inference_key(
+        self,
+        deployment: str,
+        environment: str,
+        key_id: str,
+        *,
+        reason: str = "",
+        workspace: str | None = None,
+    ) -> InferenceKeyInfo:
+        request = deployments_pb2.RevokeInferenceKeyRequest(
+            deployment=deployment, environment=environment, id=key_id, reason=reason
+        )
+        m = self._fleet_call(
+            "Deployments", "RevokeInferenceKey", request, idempotent=False, workspace=workspace
+        )
+        return inference_key_from_pb(m)
 
     # --- monitoring history -------------------------------------------------------------
 

@@ -240,6 +240,22 @@ CASES: dict[str, Case] = {
     "Deployments/ListDeploymentEvents": ws(
         VIEWER, deployments_pb2.ListDeploymentEventsRequest(name="nothing", environment="staging")
     ),
+    "Deployments/CreateInferenceKey": ws(
+        DEVELOPER,
+        deployments_pb2.CreateInferenceKeyRequest(
+            deployment="nothing", environment="staging", name="caller"
+        ),
+    ),
+    "Deployments/ListInferenceKeys": ws(
+        VIEWER,
+        deployments_pb2.ListInferenceKeysRequest(deployment="nothing", environment="staging"),
+    ),
+    "Deployments/RevokeInferenceKey": ws(
+        DEVELOPER,
+        deployments_pb2.RevokeInferenceKeyRequest(
+            deployment="nothing", environment="staging", id="nothing"
+        ),
+    ),
     "Monitoring/QueryMetrics": ws(
         VIEWER, monitoring_pb2.QueryMetricsRequest(deployment="nothing", environment="staging")
     ),

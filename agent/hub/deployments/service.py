@@ -12,8 +12,8 @@ from modelfleet.agent.hub import validation
 from modelfleet.agent.hub.access.principal import current_call
 from modelfleet.agent.hub.access.recording import record
 from modelfleet.agent.hub.db.fleet_models import Agent, DeploymentRow
-from modelfleet.agent.hub.deployments import convert, policy, store, traffic
-from modelfleet.agent.hub.deployments.spec import Spec, settings_of
+from modelfleet.agent.hub.deployments import convert, keys, policy, store, traffic
+from modelfleet.agent.hub.deployments.spec import KeyRecord, Spec, settings_of
 from modelfleet.agent.hub.errors import Context, FailedPrecondition, InvalidArgument, NotFound
 from modelfleet.agent.hub.fleet.runtime import FleetRuntime
 from modelfleet.proto.v1 import deployments_pb2, deployments_pb2_grpc
@@ -175,13 +175,82 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
 
         return deployments_pb2.ListDeploymentEventsResponse(events=await self._db.read(events))
 
+    # -- inference keys: a revision of kind "keys" each ------------------------------------
+
+    async def CreateInferenceKey(
+        self, request: deployments_pb2.CreateInferenceKeyRequest, context: Context
+    ) -> deployments_pb2.CreateInferenceKeyResponse:
+        keys.check_limits(request.rate_per_s, request.burst)
+        issued: list[tuple[KeyRecord, str]] = []
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            current = Spec.from_json(
+                _require(row, request.deployment, request.environment, "deployment").spec_json
+            )
+            spec, secret = keys.issue(
+                current,
+                request.name,
+                request.rate_per_s,
+                request.burst,
+                current_call().user.username,
+            )
+            record = spec.inference_keys[-1]
+            issued.append((record, secret))
+            current_call().details.update(key_id=record.id, key_name=record.name)
+            return spec, "keys"
+
+        await self._change(
+            request.deployment, request.environment, request.reason, change, name_field="deployment"
+        )
+        record, secret = issued[0]
+        return deployments_pb2.CreateInferenceKeyResponse(key=keys.info(record), secret=secret)
+
+    async def ListInferenceKeys(
+        self, request: deployments_pb2.ListInferenceKeysRequest, context: Context
+    ) -> deployments_pb2.ListInferenceKeysResponse:
+        call = current_call()
+        validation.name("deployment", request.deployment)
+        env = store.environment("environment", request.environment)
+
+        def list_keys(s: Session) -> list[deployments_pb2.InferenceKeyInfo]:
+            row = store.find(s, call.ws.id, env, request.deployment)
+            return [keys.info(k) for k in Spec.from_json(row.spec_json).inference_keys]
+
+        return deployments_pb2.ListInferenceKeysResponse(keys=await self._db.read(list_keys))
+
+    async def RevokeInferenceKey(
+        self, request: deployments_pb2.RevokeInferenceKeyRequest, context: Context
+    ) -> deployments_pb2.InferenceKeyInfo:
+        revoked: list[KeyRecord] = []
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            current = Spec.from_json(
+                _require(row, request.deployment, request.environment, "deployment").spec_json
+            )
+            spec, record = keys.revoke(current, request.id)
+            revoked.append(record)
+            current_call().details.update(key_id=record.id, key_name=record.name)
+            return spec, "keys"
+
+        await self._change(
+            request.deployment, request.environment, request.reason, change, name_field="deployment"
+        )
+        return keys.info(revoked[0])
+
     # -- one change = one revision, one audit row, one push ------------------------------
 
     async def _change(
-        self, name: str, env: str, reason: str, change: Change, *, field: str = "environment"
+        self,
+        name: str,
+        env: str,
+        reason: str,
+        change: Change,
+        *,
+        field: str = "environment",
+        name_field: str = "name",
     ) -> deployments_pb2.Deployment:
         call = current_call()
-        validation.name("name", name)
+        validation.name(name_field, name)
         store.environment(field, env)
         validation.text("reason", reason, MAX_REASON)
         call.target = f"deployment:{env}/{name}"
@@ -189,6 +258,8 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
         def write(s: Session) -> deployments_pb2.Deployment:
             row = store.find_optional(s, call.ws.id, env, name)
             spec, kind = change(s, row)
+            if kind != "keys":  # only the key calls change keys; nothing else brings one back
+                spec = keys.carry(spec, Spec.from_json(row.spec_json) if row else None)
             row = store.write_revision(
                 s,
                 call.ws.id,
@@ -249,7 +320,7 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
         return [convert.deployment(r, Spec.from_json(r.spec_json), statuses[r.id]) for r in rows]
 
 
-def _require(row: DeploymentRow | None, name: str, env: str) -> DeploymentRow:
+def _require(row: DeploymentRow | None, name: str, env: str, field: str = "name") -> DeploymentRow:
     if row is None:
-        raise NotFound(f"name: no deployment {name[:64]!r} in environment {env!r}")
+        raise NotFound(f"{field}: no deployment {name[:64]!r} in environment {env!r}")
     return row

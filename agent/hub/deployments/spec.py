@@ -36,6 +36,25 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An inference key of the deployment: only the sha256 of its secret is kept."""
+
+    id: str
+    name: str
+    sha256: str
+    rate_per_s: float = 0.0
+    burst: int = 0
+    created_by: str = ""
+    created_at: str = ""  # ISO 8601, UTC
+
+    def to_pb(self) -> deployments_pb2.InferenceKey:
+        """As an agent receives it (hash and limits; no name or author)."""
+        return deployments_pb2.InferenceKey(
+            id=self.id, sha256=self.sha256, rate_per_s=self.rate_per_s, burst=self.burst
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """A deployment revision's content (state, selector, targets and serving settings)."""
 
@@ -48,6 +67,8 @@ class Spec:
     state: str = "active"
     # How the version was chosen ("alias:champion" or ""), for the timeline.
     source: str = ""
+    # Set only by the key RPCs; every other change keeps the current revision's keys.
+    inference_keys: tuple[KeyRecord, ...] = ()
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -59,7 +80,8 @@ class Spec:
             Target(**{**t, "feature_names": tuple(t.get("feature_names", ()))})
             for t in raw.pop("targets")
         )
-        return cls(targets=targets, **raw)
+        keys = tuple(KeyRecord(**k) for k in raw.pop("inference_keys", ()))
+        return cls(targets=targets, inference_keys=keys, **raw)
 
     @property
     def active(self) -> bool:

@@ -93,6 +93,7 @@ def load(s: Session, workspace_id: str, environment: str) -> EnvironmentState:
             batching=spec.batching_pb(),
             limits=spec.limits_pb(),
             reference_profiles={k: profiles[k] for k in keys if profiles.get(k)},
+            inference_keys=[k.to_pb() for k in spec.inference_keys],
         )
         out.append((dict(spec.selector), message))
     return EnvironmentState(0 if gen is None else gen.generation, tuple(out))

@@ -11,8 +11,9 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 
-from modelfleet.agent.node.access._keys import KeyEntry, digest_of, key_id_of
+from modelfleet.agent.node.access._keys import KeyEntry, key_id_of
 from modelfleet.agent.node.errors import PermissionDenied, RateLimited, Unauthenticated
+from modelfleet.fleet.inference_keys import digest_of
 
 log = logging.getLogger(__name__)
 

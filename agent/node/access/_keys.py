@@ -6,10 +6,8 @@ agent find the one entry to compare against (in constant time) without scanning 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any
 
 import orjson
 
-PREFIX = "mfk"
+from modelfleet.fleet.inference_keys import PREFIX, digest_of, new_secret
+
 ALL_MODELS = "*"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -50,10 +49,6 @@ class KeyEntry:
             "rate_per_s": self.rate_per_s,
             "burst": self.burst,
         }
-
-
-def digest_of(key: bytes) -> bytes:
-    return hashlib.sha256(key).digest()
 
 
 def key_id_of(key: bytes) -> str | None:
@@ -129,8 +124,7 @@ def create_key(
         raise KeysFileError(f"{where}.models: expected one or more model names (or '*')")
     rate, burst = limits_from(where, rate_per_s, burst)
     entries = load_keys_file(path) if path.exists() else []
-    key_id = secrets.token_hex(6)
-    secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    key_id, secret = new_secret()
     entry = KeyEntry(key_id, digest_of(secret.encode()), frozenset(m.strip() for m in models),
                      rate, burst)  # fmt: skip
     document = {"keys": [e.to_json() for e in [*entries, entry]]}

@@ -582,7 +582,7 @@ class DeploymentEvent(_message.Message):
     TARGETS_FIELD_NUMBER: _builtins.int
     revision: _builtins.int
     kind: _builtins.str
-    """"deploy", "promote", "rollback", "traffic", "undeploy"."""
+    """"deploy", "promote", "rollback", "traffic", "undeploy", "keys"."""
     actor: _builtins.str
     reason: _builtins.str
     @_builtins.property
@@ -648,3 +648,171 @@ class ListDeploymentEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeploymentEventsResponse: _TypeAlias = ListDeploymentEventsResponse  # noqa: Y015
+
+@_typing.final
+class InferenceKeyInfo(_message.Message):
+    """An inference key as people see it: never the secret, never its hash."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PER_S_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    rate_per_s: _builtins.float
+    """Requests per second; 0 = no limit."""
+    burst: _builtins.int
+    """Requests at once; 0 = the rate rounded up (at least 1)."""
+    created_by: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        rate_per_s: _builtins.float = ...,
+        burst: _builtins.int = ...,
+        created_by: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burst", b"burst", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "name", b"name", "rate_per_s", b"rate_per_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InferenceKeyInfo: _TypeAlias = InferenceKeyInfo  # noqa: Y015
+
+@_typing.final
+class CreateInferenceKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PER_S_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    deployment: _builtins.str
+    environment: _builtins.str
+    name: _builtins.str
+    """A label for people ("checkout-service"); 1-64 characters."""
+    rate_per_s: _builtins.float
+    burst: _builtins.int
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        deployment: _builtins.str = ...,
+        environment: _builtins.str = ...,
+        name: _builtins.str = ...,
+        rate_per_s: _builtins.float = ...,
+        burst: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burst", b"burst", "deployment", b"deployment", "environment", b"environment", "name", b"name", "rate_per_s", b"rate_per_s", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateInferenceKeyRequest: _TypeAlias = CreateInferenceKeyRequest  # noqa: Y015
+
+@_typing.final
+class CreateInferenceKeyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """"mfk_<id>_<random>": shown once; the hub keeps only its sha256."""
+    @_builtins.property
+    def key(self) -> Global___InferenceKeyInfo: ...
+    def __init__(
+        self,
+        *,
+        key: Global___InferenceKeyInfo | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateInferenceKeyResponse: _TypeAlias = CreateInferenceKeyResponse  # noqa: Y015
+
+@_typing.final
+class ListInferenceKeysRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    deployment: _builtins.str
+    environment: _builtins.str
+    def __init__(
+        self,
+        *,
+        deployment: _builtins.str = ...,
+        environment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "environment", b"environment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInferenceKeysRequest: _TypeAlias = ListInferenceKeysRequest  # noqa: Y015
+
+@_typing.final
+class ListInferenceKeysResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___InferenceKeyInfo]: ...
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___InferenceKeyInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInferenceKeysResponse: _TypeAlias = ListInferenceKeysResponse  # noqa: Y015
+
+@_typing.final
+class RevokeInferenceKeyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    deployment: _builtins.str
+    environment: _builtins.str
+    id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        deployment: _builtins.str = ...,
+        environment: _builtins.str = ...,
+        id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "environment", b"environment", "id", b"id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeInferenceKeyRequest: _TypeAlias = RevokeInferenceKeyRequest  # noqa: Y015

@@ -74,6 +74,21 @@ class DeploymentsStub:
                 request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsRequest.SerializeToString,
                 response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateInferenceKey = channel.unary_unary(
+                '/modelfleet.v1.Deployments/CreateInferenceKey',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyResponse.FromString,
+                _registered_method=True)
+        self.ListInferenceKeys = channel.unary_unary(
+                '/modelfleet.v1.Deployments/ListInferenceKeys',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeInferenceKey = channel.unary_unary(
+                '/modelfleet.v1.Deployments/RevokeInferenceKey',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.FromString,
+                _registered_method=True)
 
 
 class DeploymentsServicer:
@@ -130,6 +145,27 @@ class DeploymentsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateInferenceKey(self, request, context):
+        """Inference keys of a deployment (per environment). Creating one makes the agents require
+        "Authorization: Bearer <key>" for it; the secret is in the response only, once.
+        Each change is a new revision (kind "keys"); other changes keep the current keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInferenceKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeInferenceKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeploymentsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +208,21 @@ def add_DeploymentsServicer_to_server(servicer, server):
                     servicer.ListDeploymentEvents,
                     request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsRequest.FromString,
                     response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsResponse.SerializeToString,
+            ),
+            'CreateInferenceKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInferenceKey,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyResponse.SerializeToString,
+            ),
+            'ListInferenceKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInferenceKeys,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysResponse.SerializeToString,
+            ),
+            'RevokeInferenceKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeInferenceKey,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -390,6 +441,87 @@ class Deployments:
             '/modelfleet.v1.Deployments/ListDeploymentEvents',
             modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsRequest.SerializeToString,
             modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListDeploymentEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInferenceKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Deployments/CreateInferenceKey',
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.CreateInferenceKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInferenceKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Deployments/ListInferenceKeys',
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.ListInferenceKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeInferenceKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Deployments/RevokeInferenceKey',
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.FromString,
             options,
             channel_credentials,
             insecure,

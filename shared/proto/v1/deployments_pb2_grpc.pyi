@@ -42,6 +42,13 @@ class DeploymentsStub:
     ListDeployments: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.ListDeploymentsRequest, _deployments_pb2.ListDeploymentsResponse]
     GetDeployment: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.GetDeploymentRequest, _deployments_pb2.Deployment]
     ListDeploymentEvents: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.ListDeploymentEventsRequest, _deployments_pb2.ListDeploymentEventsResponse]
+    CreateInferenceKey: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.CreateInferenceKeyRequest, _deployments_pb2.CreateInferenceKeyResponse]
+    """Inference keys of a deployment (per environment). Creating one makes the agents require
+    "Authorization: Bearer <key>" for it; the secret is in the response only, once.
+    Each change is a new revision (kind "keys"); other changes keep the current keys.
+    """
+    ListInferenceKeys: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.ListInferenceKeysRequest, _deployments_pb2.ListInferenceKeysResponse]
+    RevokeInferenceKey: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.RevokeInferenceKeyRequest, _deployments_pb2.InferenceKeyInfo]
 
 @_typing.type_check_only
 class DeploymentsAsyncStub(DeploymentsStub):
@@ -57,6 +64,13 @@ class DeploymentsAsyncStub(DeploymentsStub):
     ListDeployments: _aio.UnaryUnaryMultiCallable[_deployments_pb2.ListDeploymentsRequest, _deployments_pb2.ListDeploymentsResponse]  # type: ignore[assignment]
     GetDeployment: _aio.UnaryUnaryMultiCallable[_deployments_pb2.GetDeploymentRequest, _deployments_pb2.Deployment]  # type: ignore[assignment]
     ListDeploymentEvents: _aio.UnaryUnaryMultiCallable[_deployments_pb2.ListDeploymentEventsRequest, _deployments_pb2.ListDeploymentEventsResponse]  # type: ignore[assignment]
+    CreateInferenceKey: _aio.UnaryUnaryMultiCallable[_deployments_pb2.CreateInferenceKeyRequest, _deployments_pb2.CreateInferenceKeyResponse]  # type: ignore[assignment]
+    """Inference keys of a deployment (per environment). Creating one makes the agents require
+    "Authorization: Bearer <key>" for it; the secret is in the response only, once.
+    Each change is a new revision (kind "keys"); other changes keep the current keys.
+    """
+    ListInferenceKeys: _aio.UnaryUnaryMultiCallable[_deployments_pb2.ListInferenceKeysRequest, _deployments_pb2.ListInferenceKeysResponse]  # type: ignore[assignment]
+    RevokeInferenceKey: _aio.UnaryUnaryMultiCallable[_deployments_pb2.RevokeInferenceKeyRequest, _deployments_pb2.InferenceKeyInfo]  # type: ignore[assignment]
 
 class DeploymentsServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -117,5 +131,30 @@ class DeploymentsServicer(metaclass=_abc_1.ABCMeta):
         request: _deployments_pb2.ListDeploymentEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_deployments_pb2.ListDeploymentEventsResponse, _abc.Awaitable[_deployments_pb2.ListDeploymentEventsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateInferenceKey(
+        self,
+        request: _deployments_pb2.CreateInferenceKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_deployments_pb2.CreateInferenceKeyResponse, _abc.Awaitable[_deployments_pb2.CreateInferenceKeyResponse]]:
+        """Inference keys of a deployment (per environment). Creating one makes the agents require
+        "Authorization: Bearer <key>" for it; the secret is in the response only, once.
+        Each change is a new revision (kind "keys"); other changes keep the current keys.
+        """
+
+    @_abc_1.abstractmethod
+    def ListInferenceKeys(
+        self,
+        request: _deployments_pb2.ListInferenceKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_deployments_pb2.ListInferenceKeysResponse, _abc.Awaitable[_deployments_pb2.ListInferenceKeysResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeInferenceKey(
+        self,
+        request: _deployments_pb2.RevokeInferenceKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_deployments_pb2.InferenceKeyInfo, _abc.Awaitable[_deployments_pb2.InferenceKeyInfo]]: ...
 
 def add_DeploymentsServicer_to_server(servicer: DeploymentsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
