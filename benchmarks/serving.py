@@ -7,10 +7,14 @@ load generator whose own cost does not cap the figure: 4 connections x 4 streams
 p50/p99); REST req/s at 64 connections with dynamic batching on (--max-batch-size 64) and
 off (0); start-to-ready time and idle RSS.
 The load generators run on the same machine as the agent, so they compete for its cores.
+
+`--only startup` measures just start-to-ready and idle RSS (median of --rounds agent
+starts, each value listed too), in a few seconds and without wrk or h2load.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import json
@@ -18,6 +22,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -212,7 +217,44 @@ def models_without_batching_config(root: Path) -> Path:
     return root
 
 
+def startup(rounds: int) -> dict[str, Any]:
+    """Start-to-ready and idle RSS (one second after ready) of `rounds` fresh agents."""
+    ready_s: list[float] = []
+    idle_mb: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        work = Path(tmp)
+        models = models_without_batching_config(work / "models")
+        for i in range(rounds):
+            started = time.perf_counter()
+            agent = start_agent(
+                models, work / f"start{i}", "--max-batch-size", "64", "--log-level", "warning"
+            )
+            ready_s.append(round(time.perf_counter() - started, 3))
+            try:
+                time.sleep(1)
+                idle_mb.append(round(rss_mb(agent.proc.pid), 1))
+            finally:
+                agent.stop()
+    return {
+        "benchmark": "serving-startup",
+        "date": dt.date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "start_to_ready_s": statistics.median(ready_s),
+        "idle_rss_mb": statistics.median(idle_mb),
+        "start_to_ready_s_each": ready_s,
+        "idle_rss_mb_each": idle_mb,
+    }
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["startup"], help="measure only this part")
+    parser.add_argument("--rounds", type=int, default=3, help="agent starts for --only startup")
+    args = parser.parse_args()
+    if args.only == "startup":
+        print(json.dumps(startup(max(args.rounds, 1))))
+        return 0
     wrk_binary = ensure_tool("wrk", "wrk")
     h2load_binary = ensure_tool("h2load", "nghttp2-client")
     result: dict[str, Any] = {

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from modelfleet.agent.node.access._hosts import is_wildcard
 
@@ -66,6 +64,10 @@ def _only_key(pem: bytes) -> bytes:
 def hub_serving_files(credentials: Path, names: list[str]) -> TlsFiles:
     """The enrolled key and certificate (one PEM file), if the certificate can serve TLS to
     clients that dial `names`; TlsError naming what is missing otherwise."""
+    # Only `run --tls-from-hub` reads a certificate here; `serve` does not pay for the import.
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     data = credentials.read_bytes()
     cert = x509.load_pem_x509_certificate(_only_certs(data))
     missing: list[str] = []
