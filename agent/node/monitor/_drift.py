@@ -1,11 +1,16 @@
-"""Drift accumulation off the event loop: a bounded hand-off queue and one worker thread.
+"""Drift accumulation off the event loop: a bounded hand-off per version and one worker thread.
 
-The event loop only appends a reference to each finished request to a deque (dropping and
-counting when it is full, so serving never waits for drift); every few hundred milliseconds
-the worker takes whatever has queued, concatenates it once per tensor into one
-profile-ordered batch per model version, feeds the version's DriftAccumulator once, then
-evaluates any window that closed. Few, large numpy steps keep the worker's share of the GIL
-(which the event loop needs) small.
+The event loop only appends each finished request's arrays (references, no copies) to its
+version's hand-off list (dropping and counting when it is full, so serving never waits for
+drift); every few hundred milliseconds the worker takes whatever has queued, concatenates it
+once per tensor into one profile-ordered batch per model version, feeds the version's
+DriftAccumulator once, then evaluates any window that closed. Few, large numpy steps keep
+the worker's share of the GIL (which the event loop needs) small.
+
+The hand-off holds only arrays and the requests' input mappings (neither is tracked by the
+cyclic garbage collector), not the requests themselves: a request object, its future and
+its output list kept for a drain interval would outlive two young collections, be promoted
+to the oldest generation and trigger a full collection every couple of seconds.
 """
 
 from __future__ import annotations
@@ -75,10 +80,12 @@ class DriftTracker:
     def update(
         self, inputs: list[Tensors], outputs: list[list[np.ndarray]], output_names: list[str]
     ) -> list[DriftReport]:
-        """Worker thread: fold queued requests in (inputs by name, outputs in `output_names`
-        order); return the windows that closed."""
+        """Worker thread: fold queued requests in (`inputs`: one mapping per request;
+        `outputs`: per output, in `output_names` order, one array per request); return the
+        windows that closed."""
         if self._columns is None:
-            sources = [*inputs[0].items(), *zip(output_names, outputs[0], strict=True)]
+            firsts = [arrays[0] for arrays in outputs]
+            sources = [*inputs[0].items(), *zip(output_names, firsts, strict=True)]
             self._columns = ColumnPlan(self.profile, sources, self.feature_names)
             self._picks = [
                 (t, t in inputs[0], output_names.index(t) if t not in inputs[0] else -1)
@@ -86,7 +93,7 @@ class DriftTracker:
             ]
         arrays: Tensors = {}
         for tensor, is_input, j in self._picks:
-            parts = [ins[tensor] for ins in inputs] if is_input else [outs[j] for outs in outputs]
+            parts = [ins[tensor] for ins in inputs] if is_input else outputs[j]
             arrays[tensor] = parts[0] if len(parts) == 1 else np.concatenate(parts)
         for window in self.accumulator.update(self._columns.gather(arrays)):
             if len(self._pending) == PENDING_WINDOWS:
@@ -113,35 +120,65 @@ class DriftTracker:
         return reports
 
 
-class DriftWorker:
-    """The single thread that runs every version's drift accumulation."""
+class HandOff:
+    """One version's finished requests on their way from the event loop to the worker.
 
-    def __init__(
-        self,
-        drain: Callable[[list[Any]], None],
-        capacity: int = DEFAULT_QUEUE,
-        interval_s: float = DRAIN_INTERVAL_S,
-    ) -> None:
-        self.capacity = capacity
+    A flat list of references, `stride` per request (the input mapping, then every output
+    array): the event loop appends one request with one append and one extend; the worker
+    takes the complete requests from the front with one slice and one deletion. Both are
+    single list operations under the GIL, and the worker never takes a request whose outputs
+    are not all there yet, so no lock is needed.
+    """
+
+    def __init__(self, outputs: int, capacity: int = DEFAULT_QUEUE) -> None:
+        self.stride = 1 + outputs
+        self._limit = capacity * self.stride
+        self._items: list[Any] = []
+
+    def put(self, inputs: Tensors, outputs: list[np.ndarray]) -> bool | None:
+        """Event loop: queue one request; False when full (nothing queued), True when the
+        list was empty before (the worker may be waiting), None otherwise."""
+        items = self._items
+        size = len(items)
+        if size >= self._limit:
+            return False
+        items.append(inputs)
+        items.extend(outputs)
+        return True if size == 0 else None
+
+    def take(self) -> tuple[list[Tensors], list[list[np.ndarray]]]:
+        """Worker thread: the queued requests' input mappings and, per output, their arrays."""
+        items = self._items
+        stride = self.stride
+        n = len(items) // stride * stride
+        if n == 0:
+            return [], []
+        taken = items[:n]
+        del items[:n]
+        return taken[::stride], [taken[j::stride] for j in range(1, stride)]
+
+
+class DriftWorker:
+    """The single thread that runs every version's drift accumulation.
+
+    `drain` takes whatever has queued for every version and returns whether it found any;
+    after a drain that found some, the worker waits `interval_s` before the next one, so a
+    busy stream arrives in large batches; when one found none it sleeps until woken (or a
+    tick passes, so that windows waiting for evaluation are evaluated when traffic stops).
+    """
+
+    def __init__(self, drain: Callable[[], bool], interval_s: float = DRAIN_INTERVAL_S) -> None:
         self._drain = drain
         self._interval_s = interval_s
-        self._queue: deque[Any] = deque()
         self._wake = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="drift", daemon=True)
         self._thread.start()
 
-    def offer(self, item: Any) -> bool:
-        """Event loop: queue a reference; False (nothing queued) when the queue is full."""
-        if len(self._queue) >= self.capacity:
-            return False
-        self._queue.append(item)
+    def wake(self) -> None:
+        """Event loop: something was queued into an empty hand-off."""
         if not self._wake.is_set():
             self._wake.set()
-        return True
-
-    def pending(self) -> int:
-        return len(self._queue)
 
     def close(self) -> None:
         self._stopped = True
@@ -149,17 +186,15 @@ class DriftWorker:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        queue = self._queue
         while not self._stopped:
-            # An empty drain on a tick lets waiting windows be evaluated when traffic stops.
             self._wake.wait(TICK_S)
             self._wake.clear()
             while not self._stopped:
-                items = [queue.popleft() for _ in range(len(queue))]
                 try:
-                    self._drain(items)
+                    found = self._drain()
                 except Exception:  # drift must never take the worker (or serving) down
                     log.exception("drift accumulation failed")
-                if not queue:
+                    found = False
+                if not found:
                     break
                 time.sleep(self._interval_s)

@@ -22,7 +22,7 @@ from modelfleet.agent.node.errors import NotFound
 from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
 from modelfleet.agent.node.monitor._columns import ColumnError
-from modelfleet.agent.node.monitor._drift import DEFAULT_QUEUE, DriftTracker, DriftWorker
+from modelfleet.agent.node.monitor._drift import DEFAULT_QUEUE, DriftTracker, DriftWorker, HandOff
 from modelfleet.agent.node.monitor._predictions import (
     DEFAULT_LOG_SIZE,
     FeedbackResult,
@@ -52,7 +52,12 @@ class MonitorSettings:
 class VersionMonitor:
     """Monitoring state of one loaded model version."""
 
-    def __init__(self, mv: ModelVersion, sink: Callable[[], ReportSink | None]) -> None:
+    def __init__(
+        self,
+        mv: ModelVersion,
+        sink: Callable[[], ReportSink | None],
+        queue_capacity: int = DEFAULT_QUEUE,
+    ) -> None:
         assert mv.model is not None  # only serving versions are observed
         self.mv = mv
         self.batches_dropped = 0
@@ -62,6 +67,9 @@ class VersionMonitor:
         self._drift_started = False
         self._sink = sink
         outputs = [s.name for s in mv.model.signature.outputs]
+        self.output_names = outputs
+        #: finished requests waiting for the drift worker (filled by the event loop)
+        self.handoff = HandOff(len(outputs), queue_capacity)
         settings = _monitoring_settings(mv.path)
         self.prediction = _pick(settings.get("prediction"), outputs, 0) or 0
         self.score = _pick(settings.get("score"), outputs, 1 if len(outputs) > 1 else None)
@@ -72,26 +80,29 @@ class VersionMonitor:
         """False once drift turned out to be off for this version (nothing to hand over)."""
         return self.drift is not None or not self._drift_started
 
-    def drift_calls(self, calls: list[Call]) -> None:
-        """Worker thread: start drift on first use (reading the profile), then accumulate
-        the requests' inputs and outputs (concatenated once per tensor)."""
+    def drain(self) -> bool:
+        """Worker thread: take what the event loop queued; start drift on first use (reading
+        the profile), then accumulate the requests' inputs and outputs (concatenated once per
+        tensor) and evaluate due windows. False when nothing was queued."""
+        inputs, outputs = self.handoff.take()
+        if not inputs:
+            self.tick()
+            return False
         if not self._drift_started:
             self.drift, self.drift_reason = _start_drift(self.mv, self._drift_settings)
             # Only now: the loop keeps handing requests over until drift is known to be off.
             self._drift_started = True
         if self.drift is None:
-            return
-        inputs = [call.request.inputs for call in calls]
-        # Done futures (they were handed over from their done callback): result() only reads.
-        outputs = [call.future.result() for call in calls]
+            return True
         try:
-            reports = self.drift.update(inputs, outputs, calls[0].names)
+            reports = self.drift.update(inputs, outputs, self.output_names)
         except ColumnError as exc:
             self.drift, self.drift_reason = None, f"drift is off: {exc}"
             log.warning("[Monitor] model=%s version=%s %s", self.mv.name, self.mv.version,
                         self.drift_reason)  # fmt: skip
-            return
+            return True
         self._report(reports)
+        return True
 
     def tick(self) -> None:
         """Worker thread: evaluate windows that waited for the evaluation budget."""
@@ -106,7 +117,12 @@ class VersionMonitor:
 
 
 class Monitors:
-    """Every version's monitor, fed by the inference path (one callback per request)."""
+    """Every version's monitor, fed by the inference path (one callback per request).
+
+    Nothing per request outlives the request except untracked tuples and arrays (the
+    prediction log's entries, the drift hand-off's references), so monitoring adds no work
+    to the cyclic garbage collector's full collections.
+    """
 
     def __init__(self, settings: MonitorSettings | None = None) -> None:
         self.settings = settings or MonitorSettings()
@@ -114,7 +130,7 @@ class Monitors:
         self._versions: dict[tuple[str, str], VersionMonitor] = {}
         self._logs: dict[str, PredictionLog] = {}
         self._ids = RequestIds()
-        self._worker = DriftWorker(self._drain, self.settings.queue_capacity)
+        self._worker = DriftWorker(self._drain)
 
     def attach(self, service: InferenceService) -> None:
         service.observer = self.observe
@@ -131,7 +147,7 @@ class Monitors:
             request.id = self._ids.next()
 
     def completed(self, call: Call) -> None:
-        """Log the prediction and hand the request (a reference) to the drift worker."""
+        """Log the prediction and hand the request's arrays (references) to the drift worker."""
         mv = call.mv
         monitor = self._versions.get((mv.name, mv.version))
         if monitor is None or monitor.mv is not mv:
@@ -143,36 +159,25 @@ class Monitors:
         if log_ is None:
             log_ = self._logs[mv.name] = PredictionLog(self.settings.log_size)
         score = monitor.score
-        log_.add(
+        log_.record(
             call.request.id,
-            LoggedPrediction(
-                mv.version,
-                outputs[monitor.prediction],
-                outputs[score] if score is not None else None,
-            ),
+            mv.version,
+            outputs[monitor.prediction],
+            outputs[score] if score is not None else None,
         )
-        if monitor.wants_drift and not self._worker.offer(call):
-            monitor.batches_dropped += 1
+        if monitor.wants_drift:
+            queued = monitor.handoff.put(call.request.inputs, outputs)
+            if queued:
+                self._worker.wake()
+            elif queued is False:
+                monitor.batches_dropped += 1
 
-    def _drain(self, calls: list[Call]) -> None:
+    def _drain(self) -> bool:
         """Worker thread: one drift update per model version for everything that queued."""
-        if not calls:
-            for each in list(self._versions.values()):
-                each.tick()
-            return
-        first = calls[0].mv
-        if all(call.mv is first for call in calls):
-            groups = [calls]
-        else:
-            by_version: dict[int, list[Call]] = {}
-            for call in calls:
-                by_version.setdefault(id(call.mv), []).append(call)
-            groups = list(by_version.values())
-        for group in groups:
-            mv = group[0].mv
-            found = self._versions.get((mv.name, mv.version))
-            if found is not None and found.mv is mv:
-                found.drift_calls(group)
+        found = False
+        for monitor in list(self._versions.values()):
+            found = monitor.drain() or found
+        return found
 
     def version(self, mv: ModelVersion) -> VersionMonitor | None:
         key = (mv.name, mv.version)
@@ -180,7 +185,9 @@ class Monitors:
         if monitor is None or monitor.mv is not mv:
             if mv.model is None:
                 return None
-            monitor = self._versions[key] = VersionMonitor(mv, lambda: self.sink)
+            monitor = self._versions[key] = VersionMonitor(
+                mv, lambda: self.sink, self.settings.queue_capacity
+            )
         return monitor
 
     # -- feedback ------------------------------------------------------------------------

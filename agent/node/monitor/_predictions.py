@@ -8,7 +8,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,8 +32,7 @@ class RequestIds:
         return f"{self._prefix}-{next(self._counter)}"
 
 
-@dataclass(slots=True)
-class LoggedPrediction:
+class LoggedPrediction(NamedTuple):
     """One request's predictions (rows of the model's prediction and score outputs)."""
 
     version: str
@@ -60,12 +59,20 @@ class FeedbackResult:
 
 
 class PredictionLog:
-    """Predictions by request id, oldest evicted first once `capacity` requests are held."""
+    """Predictions by request id, oldest evicted first once `capacity` requests are held.
+
+    Entries are stored as plain tuples of strings and arrays, which the cyclic garbage
+    collector stops tracking at its first pass: a full log (100,000 requests) then adds
+    nothing to the collector's work, where one object per request made every full
+    collection walk the whole log and made full collections frequent under load.
+    """
 
     def __init__(self, capacity: int = DEFAULT_LOG_SIZE) -> None:
         self.capacity = capacity
         self.evicted = 0
-        self._entries: OrderedDict[str, LoggedPrediction] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[str, np.ndarray, np.ndarray | None, bool]] = (
+            OrderedDict()
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -74,13 +81,23 @@ class PredictionLog:
         return request_id in self._entries
 
     def add(self, request_id: str, entry: LoggedPrediction) -> None:
+        self.record(request_id, entry.version, entry.predicted, entry.scores)
+
+    def record(
+        self, request_id: str, version: str, predicted: np.ndarray, scores: np.ndarray | None
+    ) -> None:
+        """Event loop, per request: log one unlabelled prediction (no object per entry)."""
         entries = self._entries
         if request_id in entries:  # a client reusing an id: the newest prediction wins
             del entries[request_id]
-        entries[request_id] = entry
+        entries[request_id] = (version, predicted, scores, False)
         if len(entries) > self.capacity:
             entries.popitem(last=False)
             self.evicted += 1
+
+    def get(self, request_id: str) -> LoggedPrediction | None:
+        raw = self._entries.get(request_id)
+        return None if raw is None else LoggedPrediction._make(raw)
 
     def join(
         self, items: Any, quality_of: Callable[[LoggedPrediction], RollingQuality]
@@ -93,7 +110,8 @@ class PredictionLog:
             if label.entry.labelled:
                 result.duplicate_ids.append(label.id)
                 continue
-            label.entry.labelled = True
+            # Same position in the log: assigning an existing key keeps its order.
+            self._entries[label.id] = (*label.entry[:3], True)
             quality_of(label.entry).add(label.truth, label.entry.predicted, label.entry.scores)
             touched[label.entry.version] = None
             result.accepted += 1
@@ -126,7 +144,7 @@ class PredictionLog:
             if request_id in seen:
                 raise InvalidInput(f"{where}.id: {request_id!r} appears twice in this batch")
             seen.add(request_id)
-            entry = self._entries.get(request_id)
+            entry = self.get(request_id)
             if entry is None:
                 result.unknown_ids.append(request_id)
                 continue
