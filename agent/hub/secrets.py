@@ -4,6 +4,8 @@ They are sealed with AES-256-GCM under the hub's secrets keyring (`keys/secrets.
 mode 0600, the same keyring format as the blob store's): the key id travels with each
 sealed value, so a rotated keyring keeps opening older ones. The associated data binds a
 sealed value to the row it belongs to, so a value copied to another row does not open.
+The hub reads the keyring through `KeyringFile`, so `hub rotate-keys` (keyrotation.py)
+takes effect in a running hub without a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 
-from modelfleet.agent.hub.blobs import Keyring, KeyringError, create_keyring, load_keyring
+from modelfleet.agent.hub.blobs import KeyringError, KeyringFile, KeySource, create_keyring
 
 _VERSION = b"\x01"
 _KEY_ID_BYTES = 16
@@ -24,8 +26,15 @@ class SecretError(Exception):
     """A sealed value that does not open (wrong keyring, other row, or tampered)."""
 
 
+def sealed_key_id(sealed: bytes) -> str:
+    """The id of the key a sealed value was sealed with ("" if it is not a sealed value)."""
+    if len(sealed) < 1 + _KEY_ID_BYTES or sealed[:1] != _VERSION:
+        return ""
+    return sealed[1 : 1 + _KEY_ID_BYTES].decode("ascii", errors="replace")
+
+
 class SecretBox:
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: KeySource) -> None:
         self._keyring = keyring
 
     def seal(self, plaintext: str, context: str) -> bytes:
@@ -62,4 +71,5 @@ def ensure_secrets_keyring(path: Path) -> None:
 
 
 def load_secret_box(path: Path) -> SecretBox:
-    return SecretBox(load_keyring(path))
+    """The box over the keyring file at `path`, following the file as it is rotated."""
+    return SecretBox(KeyringFile(path))

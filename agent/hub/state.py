@@ -13,7 +13,7 @@ from modelfleet._version import __version__
 from modelfleet.agent.hub import pki
 from modelfleet.agent.hub.access.authenticate import Authenticator
 from modelfleet.agent.hub.access.throttle import LoginThrottle
-from modelfleet.agent.hub.blobs import BlobStore, LocalBlobStore, load_keyring
+from modelfleet.agent.hub.blobs import BlobStore, KeyringFile, LocalBlobStore
 from modelfleet.agent.hub.datadir import DataDirError, HubPaths, load_config
 from modelfleet.agent.hub.db import Database, current_revision, head_revision, make_engine
 from modelfleet.agent.hub.passwords import Passwords
@@ -90,7 +90,8 @@ class HubState:
             pki.load_signing_key(paths.signing_key),
             paths.ca_cert.read_bytes(),
             settings,
-            LocalBlobStore(paths.blobs, load_keyring(paths.blob_keyring)),
+            # Both keyrings follow their files: `hub rotate-keys` needs no restart.
+            LocalBlobStore(paths.blobs, KeyringFile(paths.blob_keyring)),
             _load_ca_key(paths),
         )
         state.secrets = load_secret_box(paths.secrets_keyring)

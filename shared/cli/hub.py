@@ -1,4 +1,4 @@
-"""`modelfleet hub init|serve`: create and run the control-plane hub."""
+"""`modelfleet hub init|serve|rotate-keys`: create, run and re-key the control-plane hub."""
 
 from __future__ import annotations
 
@@ -43,6 +43,26 @@ def register(subparsers: Any) -> None:
         help='write {"port", "ca_fingerprint", "pid"} here once listening',
     )
     serve.set_defaults(func=_serve)
+
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="add new at-rest encryption keys and re-encrypt every stored secret "
+        "(safe while the hub runs; re-run to finish an interrupted rotation)",
+    )
+    rotate.add_argument("--data-dir", required=True, type=Path, help="hub data directory")
+    rotate.add_argument(
+        "--retire-old",
+        action="store_true",
+        help="instead of rotating: remove the older secrets keys, refused while any stored "
+        "secret still uses one (blob keys are kept: blobs are not re-encrypted)",
+    )
+    rotate.add_argument(
+        "--batch-size",
+        type=int,
+        default=200,
+        help="secrets re-encrypted per database transaction (default: 200)",
+    )
+    rotate.set_defaults(func=_rotate_keys)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -96,6 +116,38 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot serve: {exc}") from None
+    return 0
+
+
+def _rotate_keys(args: argparse.Namespace) -> int:
+    from modelfleet.agent.hub.datadir import DataDirError, HubPaths
+    from modelfleet.agent.hub.keyrotation import RotationError, retire_old_keys, rotate_keys
+
+    paths = HubPaths(args.data_dir)
+    try:
+        if args.retire_old:
+            report = retire_old_keys(paths)
+        else:
+            report = rotate_keys(paths, batch_size=args.batch_size)
+    except (DataDirError, RotationError) as exc:
+        raise CliError(str(exc)) from None
+    # Key ids only: key material is never printed.
+    if args.retire_old:
+        retired = ", ".join(report.retired_key_ids) or "none (only the current key was left)"
+        print(f"secrets key: {report.secrets_key_id} (current)")
+        print(f"retired secrets keys: {retired}")
+        print(
+            f"blob keys kept: {report.blob_key_count} "
+            "(blobs are not re-encrypted; older blobs need their keys)"
+        )
+        return 0
+    verb = "resumed the unfinished rotation to" if report.resumed else "new current"
+    print(f"secrets key: {verb} {report.secrets_key_id}")
+    print(f"blob key: {report.blobs_key_id} (new blobs; older blobs keep their keys)")
+    total = sum(report.resealed.values())
+    per_table = ", ".join(f"{t} {n}" for t, n in sorted(report.resealed.items()) if n)
+    print(f"re-encrypted secrets: {total}" + (f" ({per_table})" if per_table else ""))
+    print("older secrets keys stay until `modelfleet hub rotate-keys --retire-old`")
     return 0
 
 

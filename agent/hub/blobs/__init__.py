@@ -13,8 +13,11 @@ from modelfleet.agent.hub.blobs._errors import (
 )
 from modelfleet.agent.hub.blobs._keyring import (
     Keyring,
+    KeyringFile,
+    KeySource,
     create_keyring,
     load_keyring,
+    retire_keys,
     rotate_keyring,
 )
 from modelfleet.agent.hub.blobs._local import LocalBlobStore
@@ -27,8 +30,10 @@ __all__ = [
     "BlobStats",
     "BlobStore",
     "InvalidBlobArgument",
+    "KeySource",
     "Keyring",
     "KeyringError",
+    "KeyringFile",
     "LocalBlobStore",
     "OffsetMismatch",
     "UploadBusy",
@@ -36,5 +41,6 @@ __all__ = [
     "UploadVerificationFailed",
     "create_keyring",
     "load_keyring",
+    "retire_keys",
     "rotate_keyring",
 ]

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from modelfleet.agent.hub.blobs._errors import KeyringError
 
+log = logging.getLogger(__name__)
+
 KEYRING_FORMAT = 1
 KEY_BYTES = 32
+
+
+class KeySource(Protocol):
+    """What encrypting code needs from a keyring: the current id, and a cipher per key id."""
+
+    @property
+    def current_id(self) -> str: ...
+
+    def cipher(self, key_id: str) -> AESGCM: ...
 
 
 def new_key_id() -> str:
@@ -70,16 +84,27 @@ def _encode(keyring: Keyring) -> bytes:
 
 
 def _write_private(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Write `data` to a 0600 file; the replace variant goes through a temp file and rename."""
+    """Write `data` to a 0600 file; the replace variant goes through a temp file and rename,
+    so a reader sees the old file or the new one, never a partial one."""
     target = path if exclusive else path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not exclusive:
+            os.replace(target, path)
+    except BaseException:
+        # Never leave a stray copy of key material behind.
+        target.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
     finally:
-        os.close(fd)
-    if not exclusive:
-        os.replace(target, path)
+        os.close(dir_fd)
 
 
 def create_keyring(path: str | os.PathLike[str]) -> Keyring:
@@ -144,3 +169,73 @@ def rotate_keyring(path: str | os.PathLike[str]) -> Keyring:
     keyring = Keyring(current_id=key_id, keys={**old.keys, key_id: secrets.token_bytes(KEY_BYTES)})
     _write_private(Path(path), _encode(keyring), exclusive=False)
     return keyring
+
+
+def retire_keys(path: str | os.PathLike[str], keep: set[str]) -> Keyring:
+    """Rewrite the keyring file with only the current key and the ids in `keep`."""
+    old = load_keyring(path)
+    kept = {k: v for k, v in old.keys.items() if k == old.current_id or k in keep}
+    keyring = Keyring(current_id=old.current_id, keys=kept)
+    _write_private(Path(path), _encode(keyring), exclusive=False)
+    return keyring
+
+
+class KeyringFile:
+    """A keyring that follows its file, so a running hub picks up `hub rotate-keys` without a
+    restart: the file is checked (one stat) whenever the current key is asked for (a new seal
+    or blob), and read again when it asks for a key id it does not hold (a value sealed by a
+    newer keyring). A file that fails to load keeps the keyring last read, with a warning."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._keyring = load_keyring(self.path)
+
+    def _stat(self) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reload(self, *, force: bool) -> None:
+        with self._lock:
+            stamp = self._stat()
+            if stamp == self._stamp and not force:
+                return
+            try:
+                keyring = load_keyring(self.path)
+            except KeyringError as exc:
+                # The message names the file and the problem, never key material.
+                log.warning("keyring %s not reloaded, keeping the loaded one: %s", self.path, exc)
+                self._stamp = stamp
+                return
+            if keyring.current_id != self._keyring.current_id:
+                log.info(
+                    "keyring %s reloaded: current key %s (%d keys)",
+                    self.path.name,
+                    keyring.current_id,
+                    len(keyring.keys),
+                )
+            self._keyring, self._stamp = keyring, stamp
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring as of the file's last change."""
+        self._reload(force=False)
+        return self._keyring
+
+    @property
+    def current_id(self) -> str:
+        return self.keyring.current_id
+
+    def cipher(self, key_id: str) -> AESGCM:
+        try:
+            return self._keyring.cipher(key_id)
+        except KeyringError:
+            self._reload(force=True)
+            return self._keyring.cipher(key_id)
+
+    def __repr__(self) -> str:
+        return f"KeyringFile({self.path.name!r}, {self._keyring!r})"

@@ -22,7 +22,7 @@ from modelfleet.agent.hub.blobs._errors import (
     UploadVerificationFailed,
 )
 from modelfleet.agent.hub.blobs._format import BlobHeader, open_block, read_header
-from modelfleet.agent.hub.blobs._keyring import Keyring
+from modelfleet.agent.hub.blobs._keyring import KeySource
 from modelfleet.agent.hub.blobs._store import BlobStats, BlobStore, check_digest
 from modelfleet.agent.hub.blobs._upload import UploadFiles, fsync_dir
 
@@ -43,7 +43,7 @@ class LocalBlobStore(BlobStore):
     def __init__(
         self,
         root: str | os.PathLike[str],
-        keyring: Keyring,
+        keyring: KeySource,
         *,
         block_size: int = MiB,
         chunk_size: int = MiB,

@@ -27,7 +27,7 @@ from modelfleet.agent.hub.blobs._format import (
     seal_block,
     seal_tail,
 )
-from modelfleet.agent.hub.blobs._keyring import Keyring
+from modelfleet.agent.hub.blobs._keyring import KeySource
 
 _STATE_MAGIC = b"MFUPLD\x00\x01"
 
@@ -44,7 +44,7 @@ def fsync_dir(path: Path) -> None:
 class UploadFiles:
     """An upload session held by this process. Not thread-safe: the store serialises per id."""
 
-    def __init__(self, folder: Path, keyring: Keyring, buffer_size: int) -> None:
+    def __init__(self, folder: Path, keyring: KeySource, buffer_size: int) -> None:
         self.folder = folder
         self.upload_id = folder.name
         self._keyring = keyring
