@@ -1,11 +1,15 @@
-"""`modelfleet deploy|promote|rollback|traffic`, `modelfleet deployments list|show|events` and
-`modelfleet deployments keys create|list|revoke` (a deployment's inference keys)."""
+"""`modelfleet deploy|promote|rollback|traffic`, `modelfleet deployments list|show|events|
+monitoring` and `modelfleet deployments keys create|list|revoke` (a deployment's inference
+keys)."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from modelfleet.cli._common import print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
@@ -28,6 +32,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", required=True, help="deployment name (the served model name)")
     p.add_argument("--selector", action="append", default=[], metavar="K=V")
     p.add_argument("--sticky-key", default="")
+    p.add_argument(
+        "--monitoring", type=Path, metavar="FILE",
+        help="JSON monitoring settings (drift windows, methods, thresholds); default: keep",
+    )  # fmt: skip
     p.add_argument("--reason", default="")
     p.set_defaults(func=cmd_deploy)
 
@@ -67,6 +75,16 @@ def register(subparsers: Any) -> None:
         p.add_argument("name")
         p.add_argument("--env", required=True)
         p.set_defaults(func=func)
+    p = commands.add_parser(
+        "monitoring", parents=[scoped], help="set the drift/prediction settings agents use"
+    )
+    p.add_argument("name")
+    p.add_argument("--env", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--file", type=Path, help="JSON: {drift: {...}, prediction, score}")
+    which.add_argument("--reset", action="store_true", help="back to the defaults")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=cmd_monitoring)
     _register_keys(commands, scoped)
 
 
@@ -115,6 +133,19 @@ def parse_split(terms: list[str]) -> list[tuple[int, int]]:
     return out
 
 
+def read_settings(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; ValueError naming the file otherwise."""
+    try:
+        document = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a JSON object with drift, prediction or score")
+    return document
+
+
 def _row(d: Any) -> dict[str, Any]:
     row = plain(d)
     row["targets"] = " ".join(f"v{t.model_version}={t.percent}%" for t in d.targets)
@@ -132,13 +163,27 @@ def _show(args: argparse.Namespace, deployment: Any) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     model, version, alias = parse_model_ref(args.model)
     selector = format_labels(parse_labels(args.selector, what="--selector"))
+    settings = read_settings(args.monitoring) if args.monitoring is not None else None
     conn = connect(args)
     with conn.client:
         d = conn.client.deploy(
             args.name, args.env, model, version=version, alias=alias, selector=selector,
-            sticky_key=args.sticky_key, reason=args.reason,
+            sticky_key=args.sticky_key, reason=args.reason, monitoring=settings,
         )  # fmt: skip
     return _show(args, d)
+
+
+@hub_command
+def cmd_monitoring(args: argparse.Namespace) -> int:
+    settings = {} if args.reset else read_settings(args.file)
+    conn = connect(args)
+    with conn.client:
+        d = conn.client.set_monitoring(args.name, args.env, settings, args.reason)
+    if args.json:
+        print_json(plain(d))
+    else:
+        print_json(d.monitoring)
+    return 0
 
 
 @hub_command

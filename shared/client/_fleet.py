@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from modelfleet.client._convert import time_from_pb
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2, monitoring_pb2
@@ -67,6 +70,8 @@ class Deployment:
     updated_by: str
     updated_at: datetime | None
     agents: tuple[AgentStatus, ...] = ()
+    #: drift/prediction/score settings the agents monitor with ({} = the defaults)
+    monitoring: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,7 @@ def deployment_from_pb(m: deployments_pb2.Deployment) -> Deployment:
             )
             for a in m.agents
         ),
+        monitoring=orjson.loads(m.monitoring_json) if m.monitoring_json else {},
     )
 
 

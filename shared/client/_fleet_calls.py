@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelfleet.client._calls import Caller, Scope
@@ -32,6 +33,10 @@ from modelfleet.proto.v1 import (
     monitoring_pb2,
     monitoring_pb2_grpc,
 )
+
+
+def _settings_json(settings: Mapping[str, Any] | None) -> str:
+    return orjson.dumps(dict(settings)).decode() if settings else ""
 
 
 def _ts(value: datetime | None) -> Timestamp | None:
@@ -122,13 +127,33 @@ class FleetCalls:
         selector: str = "",
         sticky_key: str = "",
         reason: str = "",
+        monitoring: Mapping[str, Any] | None = None,
         workspace: str | None = None,
     ) -> Deployment:
+        """`monitoring`: drift/prediction/score settings (None keeps the current ones)."""
         request = deployments_pb2.DeployRequest(
             name=name, environment=environment, selector=selector, model_name=model_name,
             model_version=version, alias=alias, sticky_key=sticky_key, reason=reason,
+            monitoring_json=_settings_json(monitoring),
         )  # fmt: skip
         return self._deployments("Deploy", request, workspace)
+
+    def set_monitoring(
+        self,
+        name: str,
+        environment: str,
+        monitoring: Mapping[str, Any],
+        reason: str = "",
+        *,
+        workspace: str | None = None,
+    ) -> Deployment:
+        """Replace the deployment's monitoring settings ({} = the defaults) as a new revision:
+        {"drift": {DriftConfig fields, "features": {...}}, "prediction": ..., "score": ...}."""
+        request = deployments_pb2.SetMonitoringRequest(
+            name=name, environment=environment, reason=reason,
+            monitoring_json=_settings_json(monitoring) or "{}",
+        )  # fmt: skip
+        return self._deployments("SetMonitoring", request, workspace)
 
     def promote(
         self,

@@ -250,6 +250,9 @@ CASES: dict[str, Case] = {
         VIEWER,
         deployments_pb2.ListInferenceKeysRequest(deployment="nothing", environment="staging"),
     ),
+    "Deployments/SetMonitoring": ws(
+        DEVELOPER, deployments_pb2.SetMonitoringRequest(name="nothing", environment="staging")
+    ),
     "Deployments/RevokeInferenceKey": ws(
         DEVELOPER,
         deployments_pb2.RevokeInferenceKeyRequest(

@@ -177,6 +177,7 @@ PERMISSIONS: dict[str, Permission] = {
     f"{_V1}Deployments/CreateInferenceKey": _in_workspace(Role.DEVELOPER, mutating=True),
     f"{_V1}Deployments/ListInferenceKeys": _in_workspace(Role.VIEWER),
     f"{_V1}Deployments/RevokeInferenceKey": _in_workspace(Role.DEVELOPER, mutating=True),
+    f"{_V1}Deployments/SetMonitoring": _in_workspace(Role.DEVELOPER, mutating=True),
     f"{_V1}Monitoring/QueryMetrics": _in_workspace(Role.VIEWER),
     f"{_V1}Monitoring/QueryDrift": _in_workspace(Role.VIEWER),
     # Alerts: developers own rules and answer alerts; channels say where data leaves the

@@ -14,6 +14,7 @@ from modelfleet.agent.hub.db.fleet_models import (
     DeploymentRevision,
     DeploymentRow,
 )
+from modelfleet.agent.hub.deployments import monitoring
 from modelfleet.agent.hub.deployments.spec import Spec
 from modelfleet.agent.hub.services.convert import timestamp
 from modelfleet.fleet.selectors import format_labels, matches
@@ -39,6 +40,7 @@ def deployment(
         agents=agents,
         updated_by=row.updated_by,
         updated_at=timestamp(row.updated_at),
+        monitoring_json=monitoring.to_json(spec.monitoring),
     )
 
 

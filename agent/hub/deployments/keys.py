@@ -2,8 +2,9 @@
 
 Keys live in the deployment's spec, so a key change is a revision like any other and reaches
 the agents with the desired state. Only the sha256 of a secret is stored; people see ids,
-names and limits. Every other change carries the current revision's keys over (`carry`):
-a rollback or a promotion never brings back a revoked key or copies another environment's.
+names and limits. Every other change carries the current revision's keys over (see the
+servicer's `_change`): a rollback or a promotion never brings back a revoked key or copies
+another environment's.
 """
 
 from __future__ import annotations
@@ -63,12 +64,6 @@ def revoke(spec: Spec, key_id: str) -> tuple[Spec, KeyRecord]:
         raise NotFound(f"id: no inference key {key_id[:64]!r} on this deployment")
     keys = tuple(k for k in spec.inference_keys if k.id != key_id)
     return dataclasses.replace(spec, inference_keys=keys), found
-
-
-def carry(spec: Spec, current: Spec | None) -> Spec:
-    """`spec` with the keys of the deployment's current revision (none for a new one)."""
-    keys = current.inference_keys if current is not None else ()
-    return dataclasses.replace(spec, inference_keys=keys)
 
 
 def info(record: KeyRecord) -> deployments_pb2.InferenceKeyInfo:

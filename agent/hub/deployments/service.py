@@ -12,13 +12,15 @@ from modelfleet.agent.hub import validation
 from modelfleet.agent.hub.access.principal import current_call
 from modelfleet.agent.hub.access.recording import record
 from modelfleet.agent.hub.db.fleet_models import Agent, DeploymentRow
-from modelfleet.agent.hub.deployments import convert, keys, policy, store, traffic
+from modelfleet.agent.hub.deployments import convert, keys, monitoring, policy, store, traffic
 from modelfleet.agent.hub.deployments.spec import KeyRecord, Spec, settings_of
 from modelfleet.agent.hub.errors import Context, FailedPrecondition, InvalidArgument, NotFound
 from modelfleet.agent.hub.fleet.runtime import FleetRuntime
 from modelfleet.proto.v1 import deployments_pb2, deployments_pb2_grpc
 
 MAX_REASON = 1024
+#: Spec fields only their own calls change; every other change keeps the current values.
+CARRIED = ("inference_keys", "monitoring")
 Change = Callable[[Session, DeploymentRow | None], tuple[Spec, str]]
 
 
@@ -35,6 +37,7 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
     ) -> deployments_pb2.Deployment:
         selector = store.selector("selector", request.selector)
         validation.text("sticky_key", request.sticky_key, 128)
+        settings = monitoring.parse("monitoring_json", request.monitoring_json)
 
         def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
             target, source = store.resolve(
@@ -47,12 +50,30 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
                 batching=settings_of(request.batching),
                 limits=settings_of(request.limits),
                 source=source,
+                monitoring=settings,
             )
             # Deploying straight to a guarded environment is a promotion too.
             self._ask_policy("deploy", request.name, request.environment, spec, row, request.reason)
             return spec, "deploy"
 
-        return await self._change(request.name, request.environment, request.reason, change)
+        sets = frozenset({"monitoring"}) if request.monitoring_json.strip() else frozenset()
+        return await self._change(
+            request.name, request.environment, request.reason, change, sets=sets
+        )
+
+    async def SetMonitoring(
+        self, request: deployments_pb2.SetMonitoringRequest, context: Context
+    ) -> deployments_pb2.Deployment:
+        settings = monitoring.parse("monitoring_json", request.monitoring_json)
+
+        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
+            current = Spec.from_json(_require(row, request.name, request.environment).spec_json)
+            return dataclasses.replace(current, monitoring=settings), "monitoring"
+
+        return await self._change(
+            request.name, request.environment, request.reason, change,
+            sets=frozenset({"monitoring"}),
+        )  # fmt: skip
 
     async def Promote(
         self, request: deployments_pb2.PromoteRequest, context: Context
@@ -200,8 +221,9 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
             return spec, "keys"
 
         await self._change(
-            request.deployment, request.environment, request.reason, change, name_field="deployment"
-        )
+            request.deployment, request.environment, request.reason, change,
+            name_field="deployment", sets=frozenset({"inference_keys"}),
+        )  # fmt: skip
         record, secret = issued[0]
         return deployments_pb2.CreateInferenceKeyResponse(key=keys.info(record), secret=secret)
 
@@ -233,8 +255,9 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
             return spec, "keys"
 
         await self._change(
-            request.deployment, request.environment, request.reason, change, name_field="deployment"
-        )
+            request.deployment, request.environment, request.reason, change,
+            name_field="deployment", sets=frozenset({"inference_keys"}),
+        )  # fmt: skip
         return keys.info(revoked[0])
 
     # -- one change = one revision, one audit row, one push ------------------------------
@@ -248,7 +271,11 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
         *,
         field: str = "environment",
         name_field: str = "name",
+        sets: frozenset[str] = frozenset(),
     ) -> deployments_pb2.Deployment:
+        """One change: `change` makes the new spec; what it does not `set` of the carried
+        fields (inference keys, monitoring settings) comes from the current revision, so no
+        rollback, promotion or redeploy brings back a revoked key or old settings."""
         call = current_call()
         validation.name(name_field, name)
         store.environment(field, env)
@@ -258,8 +285,9 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
         def write(s: Session) -> deployments_pb2.Deployment:
             row = store.find_optional(s, call.ws.id, env, name)
             spec, kind = change(s, row)
-            if kind != "keys":  # only the key calls change keys; nothing else brings one back
-                spec = keys.carry(spec, Spec.from_json(row.spec_json) if row else None)
+            current = Spec.from_json(row.spec_json) if row is not None else Spec(targets=())
+            carried = {f: getattr(current, f) for f in CARRIED if f not in sets}
+            spec = dataclasses.replace(spec, **carried)
             row = store.write_revision(
                 s,
                 call.ws.id,

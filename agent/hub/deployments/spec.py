@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import orjson
 
@@ -69,6 +70,9 @@ class Spec:
     source: str = ""
     # Set only by the key RPCs; every other change keeps the current revision's keys.
     inference_keys: tuple[KeyRecord, ...] = ()
+    # Drift and prediction/score settings for the agents (see deployments.monitoring); set
+    # by SetMonitoring or a Deploy that names them, kept by every other change.
+    monitoring: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()

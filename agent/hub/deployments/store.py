@@ -20,7 +20,7 @@ from modelfleet.agent.hub.registry.queries import find_model, find_version, vers
 from modelfleet.fleet.identity import check_environment
 from modelfleet.fleet.selectors import format_labels, parse_labels
 
-KINDS = ("deploy", "promote", "rollback", "traffic", "undeploy", "keys")
+KINDS = ("deploy", "promote", "rollback", "traffic", "undeploy", "keys", "monitoring")
 
 
 def environment(field: str, value: str) -> str:

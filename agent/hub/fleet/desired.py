@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.agent.hub.db import Database, ModelVersion, RegisteredModel
 from modelfleet.agent.hub.db.fleet_models import DeploymentGeneration, DeploymentRow
+from modelfleet.agent.hub.deployments import monitoring
 from modelfleet.agent.hub.deployments.spec import Spec
 from modelfleet.fleet.selectors import matches
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
@@ -94,6 +95,7 @@ def load(s: Session, workspace_id: str, environment: str) -> EnvironmentState:
             limits=spec.limits_pb(),
             reference_profiles={k: profiles[k] for k in keys if profiles.get(k)},
             inference_keys=[k.to_pb() for k in spec.inference_keys],
+            monitoring_json=monitoring.to_json(spec.monitoring),
         )
         out.append((dict(spec.selector), message))
     return EnvironmentState(0 if gen is None else gen.generation, tuple(out))

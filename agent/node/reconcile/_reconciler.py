@@ -30,6 +30,7 @@ from modelfleet.agent.node.routing import Split
 from modelfleet.agent.node.state import Outbox
 
 log = logging.getLogger(__name__)
+_SORTED = orjson.OPT_SORT_KEYS
 DEFAULT_GRACE_S = 60.0
 
 
@@ -74,7 +75,8 @@ class Reconciler:
         self.access: InferenceAccess | None = None
         self.revision = 0
         self._statuses: dict[tuple[str, str], VersionStatus] = {}
-        self._loaded: dict[tuple[str, str], str] = {}
+        #: (artifact sha256, monitoring settings) loaded per (deployment, version)
+        self._loaded: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._retiring: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._deployments: dict[str, Deployment] = {}
         self._latest: DesiredState | None = None
@@ -170,7 +172,9 @@ class Reconciler:
             await self._failed(deployment.name, target, target.problem)
             return False
         key = (deployment.name, target.version)
-        if self._loaded.get(key) == target.artifact_sha256:
+        # The same bytes with other monitoring settings are staged and loaded again.
+        loaded = (target.artifact_sha256, orjson.dumps(deployment.monitoring, option=_SORTED))
+        if self._loaded.get(key) == loaded:
             return True
         try:
             self._set(deployment.name, target, "pulling")
@@ -186,7 +190,7 @@ class Reconciler:
         except ArtifactError as exc:
             await self._failed(deployment.name, target, str(exc))
             return False
-        self._loaded[key] = target.artifact_sha256
+        self._loaded[key] = loaded
         log.info(
             "[Reconcile] deployment=%s version=%s loaded in %.0f ms",
             deployment.name,
@@ -233,8 +237,12 @@ class Reconciler:
             os.link(source, folder / MODEL_FILE)
         except OSError:  # another file system: a copy keeps the cache free to evict
             shutil.copyfile(source, folder / MODEL_FILE)
+        config: dict[str, object] = {}
         if target.feature_names:
-            config = {"feature_names": list(target.feature_names)}
+            config["feature_names"] = list(target.feature_names)
+        if deployment.monitoring:
+            config["monitoring"] = dict(deployment.monitoring)
+        if config:
             (folder / CONFIG_FILE).write_bytes(orjson.dumps(config))
         profile = deployment.reference_profiles.get(f"{target.model_name}:{target.version}")
         if profile:

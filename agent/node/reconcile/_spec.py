@@ -6,6 +6,9 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from modelfleet.agent.node.access import KeyEntry, KeysFileError, entry_from_json
 from modelfleet.agent.node.errors import InvalidInput
@@ -57,6 +60,9 @@ class Deployment:
     #: usable inference keys; `protected` when the hub listed any (even unusable ones)
     inference_keys: tuple[KeyEntry, ...] = ()
     protected: bool = False
+    #: the `monitoring` block staged into each version's modelfleet.json (drift settings,
+    #: prediction and score outputs); {} = the defaults
+    monitoring: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +102,23 @@ def _deployment(msg: deployments_pb2.DeploymentSpec) -> Deployment:
         reference_profiles=dict(msg.reference_profiles),
         inference_keys=_keys(msg),
         protected=len(msg.inference_keys) > 0,
+        monitoring=_monitoring(msg),
     )
+
+
+def _monitoring(msg: deployments_pb2.DeploymentSpec) -> dict[str, Any]:
+    """The hub checked the settings; anything unreadable here means the defaults, loudly."""
+    if not msg.monitoring_json:
+        return {}
+    try:
+        settings = orjson.loads(msg.monitoring_json)
+    except orjson.JSONDecodeError as exc:
+        settings = None
+        log.warning("[Reconcile] deployment %r monitoring settings: %s", msg.name, exc)
+    if not isinstance(settings, dict):
+        log.warning("[Reconcile] deployment %r: monitoring settings ignored", msg.name)
+        return {}
+    return settings
 
 
 def _keys(msg: deployments_pb2.DeploymentSpec) -> tuple[KeyEntry, ...]:

@@ -144,12 +144,15 @@ class DeploymentSpec(_message.Message):
     LIMITS_FIELD_NUMBER: _builtins.int
     REFERENCE_PROFILES_FIELD_NUMBER: _builtins.int
     INFERENCE_KEYS_FIELD_NUMBER: _builtins.int
+    MONITORING_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     workspace_id: _builtins.str
     environment: _builtins.str
     revision: _builtins.int
     sticky_key: _builtins.str
     """Request key (header or metadata name) that makes routing sticky; empty = by request."""
+    monitoring_json: _builtins.str
+    """Monitoring settings as a JSON object (see SetMonitoringRequest); empty = defaults."""
     @_builtins.property
     def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrafficTarget]: ...
     @_builtins.property
@@ -179,10 +182,11 @@ class DeploymentSpec(_message.Message):
         limits: Global___LimitSettings | None = ...,
         reference_profiles: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         inference_keys: _abc.Iterable[Global___InferenceKey] | None = ...,
+        monitoring_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "environment", b"environment", "inference_keys", b"inference_keys", "limits", b"limits", "name", b"name", "reference_profiles", b"reference_profiles", "revision", b"revision", "sticky_key", b"sticky_key", "targets", b"targets", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "environment", b"environment", "inference_keys", b"inference_keys", "limits", b"limits", "monitoring_json", b"monitoring_json", "name", b"name", "reference_profiles", b"reference_profiles", "revision", b"revision", "sticky_key", b"sticky_key", "targets", b"targets", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -276,6 +280,7 @@ class Deployment(_message.Message):
     AGENTS_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    MONITORING_JSON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     environment: _builtins.str
@@ -286,6 +291,8 @@ class Deployment(_message.Message):
     state: _builtins.str
     """"active", "undeployed"."""
     updated_by: _builtins.str
+    monitoring_json: _builtins.str
+    """Monitoring settings as a JSON object; empty = defaults."""
     @_builtins.property
     def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrafficTarget]: ...
     @_builtins.property
@@ -312,10 +319,11 @@ class Deployment(_message.Message):
         agents: _abc.Iterable[Global___AgentDeploymentStatus] | None = ...,
         updated_by: _builtins.str = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        monitoring_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "limits", b"limits", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agents", b"agents", "batching", b"batching", "environment", b"environment", "id", b"id", "limits", b"limits", "name", b"name", "revision", b"revision", "selector", b"selector", "state", b"state", "sticky_key", b"sticky_key", "targets", b"targets", "updated_at", b"updated_at", "updated_by", b"updated_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agents", b"agents", "batching", b"batching", "environment", b"environment", "id", b"id", "limits", b"limits", "monitoring_json", b"monitoring_json", "name", b"name", "revision", b"revision", "selector", b"selector", "state", b"state", "sticky_key", b"sticky_key", "targets", b"targets", "updated_at", b"updated_at", "updated_by", b"updated_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -335,6 +343,7 @@ class DeployRequest(_message.Message):
     BATCHING_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    MONITORING_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     environment: _builtins.str
     selector: _builtins.str
@@ -344,6 +353,8 @@ class DeployRequest(_message.Message):
     alias: _builtins.str
     sticky_key: _builtins.str
     reason: _builtins.str
+    monitoring_json: _builtins.str
+    """Monitoring settings (as in SetMonitoringRequest); empty keeps the current ones."""
     @_builtins.property
     def batching(self) -> Global___BatchingSettings: ...
     @_builtins.property
@@ -361,10 +372,11 @@ class DeployRequest(_message.Message):
         batching: Global___BatchingSettings | None = ...,
         limits: Global___LimitSettings | None = ...,
         reason: _builtins.str = ...,
+        monitoring_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["batching", b"batching", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "batching", b"batching", "environment", b"environment", "limits", b"limits", "model_name", b"model_name", "model_version", b"model_version", "name", b"name", "reason", b"reason", "selector", b"selector", "sticky_key", b"sticky_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "batching", b"batching", "environment", b"environment", "limits", b"limits", "model_name", b"model_name", "model_version", b"model_version", "monitoring_json", b"monitoring_json", "name", b"name", "reason", b"reason", "selector", b"selector", "sticky_key", b"sticky_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -582,7 +594,7 @@ class DeploymentEvent(_message.Message):
     TARGETS_FIELD_NUMBER: _builtins.int
     revision: _builtins.int
     kind: _builtins.str
-    """"deploy", "promote", "rollback", "traffic", "undeploy", "keys"."""
+    """"deploy", "promote", "rollback", "traffic", "undeploy", "keys", "monitoring"."""
     actor: _builtins.str
     reason: _builtins.str
     @_builtins.property
@@ -788,6 +800,41 @@ class ListInferenceKeysResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListInferenceKeysResponse: _TypeAlias = ListInferenceKeysResponse  # noqa: Y015
+
+@_typing.final
+class SetMonitoringRequest(_message.Message):
+    """monitoring_json: a JSON object with any of
+      "drift": {window_rows, window_seconds, min_window_rows, reservoir_size, drift_share,
+                method, threshold, features: {NAME: {method?, threshold?}}}
+      "prediction": output name judged as the prediction; "score": output with the scores.
+    "{}" or empty resets to the defaults.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    MONITORING_JSON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    environment: _builtins.str
+    monitoring_json: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        environment: _builtins.str = ...,
+        monitoring_json: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "monitoring_json", b"monitoring_json", "name", b"name", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetMonitoringRequest: _TypeAlias = SetMonitoringRequest  # noqa: Y015
 
 @_typing.final
 class RevokeInferenceKeyRequest(_message.Message):

@@ -89,6 +89,11 @@ class DeploymentsStub:
                 request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.SerializeToString,
                 response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.FromString,
                 _registered_method=True)
+        self.SetMonitoring = channel.unary_unary(
+                '/modelfleet.v1.Deployments/SetMonitoring',
+                request_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.SetMonitoringRequest.SerializeToString,
+                response_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.Deployment.FromString,
+                _registered_method=True)
 
 
 class DeploymentsServicer:
@@ -166,6 +171,14 @@ class DeploymentsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetMonitoring(self, request, context):
+        """Monitoring settings (drift windows, methods and thresholds, prediction/score outputs)
+        as a new revision of kind "monitoring"; agents reload the versions with them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeploymentsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +236,11 @@ def add_DeploymentsServicer_to_server(servicer, server):
                     servicer.RevokeInferenceKey,
                     request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.FromString,
                     response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.SerializeToString,
+            ),
+            'SetMonitoring': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMonitoring,
+                    request_deserializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.SetMonitoringRequest.FromString,
+                    response_serializer=modelfleet_dot_proto_dot_v1_dot_deployments__pb2.Deployment.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -522,6 +540,33 @@ class Deployments:
             '/modelfleet.v1.Deployments/RevokeInferenceKey',
             modelfleet_dot_proto_dot_v1_dot_deployments__pb2.RevokeInferenceKeyRequest.SerializeToString,
             modelfleet_dot_proto_dot_v1_dot_deployments__pb2.InferenceKeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMonitoring(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelfleet.v1.Deployments/SetMonitoring',
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.SetMonitoringRequest.SerializeToString,
+            modelfleet_dot_proto_dot_v1_dot_deployments__pb2.Deployment.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class DeploymentsStub:
     """
     ListInferenceKeys: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.ListInferenceKeysRequest, _deployments_pb2.ListInferenceKeysResponse]
     RevokeInferenceKey: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.RevokeInferenceKeyRequest, _deployments_pb2.InferenceKeyInfo]
+    SetMonitoring: _grpc.UnaryUnaryMultiCallable[_deployments_pb2.SetMonitoringRequest, _deployments_pb2.Deployment]
+    """Monitoring settings (drift windows, methods and thresholds, prediction/score outputs)
+    as a new revision of kind "monitoring"; agents reload the versions with them.
+    """
 
 @_typing.type_check_only
 class DeploymentsAsyncStub(DeploymentsStub):
@@ -71,6 +75,10 @@ class DeploymentsAsyncStub(DeploymentsStub):
     """
     ListInferenceKeys: _aio.UnaryUnaryMultiCallable[_deployments_pb2.ListInferenceKeysRequest, _deployments_pb2.ListInferenceKeysResponse]  # type: ignore[assignment]
     RevokeInferenceKey: _aio.UnaryUnaryMultiCallable[_deployments_pb2.RevokeInferenceKeyRequest, _deployments_pb2.InferenceKeyInfo]  # type: ignore[assignment]
+    SetMonitoring: _aio.UnaryUnaryMultiCallable[_deployments_pb2.SetMonitoringRequest, _deployments_pb2.Deployment]  # type: ignore[assignment]
+    """Monitoring settings (drift windows, methods and thresholds, prediction/score outputs)
+    as a new revision of kind "monitoring"; agents reload the versions with them.
+    """
 
 class DeploymentsServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -156,5 +164,15 @@ class DeploymentsServicer(metaclass=_abc_1.ABCMeta):
         request: _deployments_pb2.RevokeInferenceKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_deployments_pb2.InferenceKeyInfo, _abc.Awaitable[_deployments_pb2.InferenceKeyInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def SetMonitoring(
+        self,
+        request: _deployments_pb2.SetMonitoringRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_deployments_pb2.Deployment, _abc.Awaitable[_deployments_pb2.Deployment]]:
+        """Monitoring settings (drift windows, methods and thresholds, prediction/score outputs)
+        as a new revision of kind "monitoring"; agents reload the versions with them.
+        """
 
 def add_DeploymentsServicer_to_server(servicer: DeploymentsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
