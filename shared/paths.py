@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 DATA_DIR_ENV = "MODELFLEET_DATA_DIR"
@@ -29,7 +30,8 @@ def write_private_file(path: Path, data: bytes) -> None:
     """Atomically write `data` to `path` with mode 0600 (temp file + rename)."""
     if not path.parent.exists():
         ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per thread too: two threads of one process may write the same file at once.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:

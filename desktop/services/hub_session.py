@@ -9,6 +9,7 @@ it is the fingerprint pinned in the profile; every later connection goes through
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,22 @@ from modelfleet.client._trust import fingerprint_der, presented_chain
 from modelfleet.paths import user_data_dir
 
 DEFAULT_TIMEOUT_S = 10.0
+# How long a single sign-on waits for the browser to come back to the loopback redirect.
+SSO_TIMEOUT_S = 300.0
+# The hub words a missing or wrong second factor at sign-in as "totp_code: <why>".
+_SECOND_FACTOR_PREFIX = "totp_code:"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class SecondFactorNeeded(AuthenticationError):
+    """The password was right but the account has two-step sign-in: a code is needed.
+
+    `asked` is True when no code was sent (the first prompt), False when it was wrong.
+    """
+
+    def __init__(self, message: str, *, asked: bool) -> None:
+        super().__init__(message)
+        self.asked = asked
 
 
 @dataclass(frozen=True)
@@ -150,29 +166,81 @@ class HubSessionService:
         if not profile.hub or not profile.hub_ca or not profile.username:
             raise ValueError("a profile needs a hub address, a pinned CA and a user name")
         account = account_name(profile.hub, profile.username)
-        settings = ClientSettings(
-            hub=profile.hub, hub_ca=profile.hub_ca, timeout=self.timeout, retries=2
-        )
+        tokens = self.store.load(account) if with_saved_tokens else None
+        return self._client(profile, tokens, profile.username)
+
+    def _client(
+        self, profile: Profile, tokens: StoredTokens | None, username: str | None
+    ) -> HubClient:
+        """A client whose new tokens go to the store under (hub, user); with no `username`
+        yet (single sign-on) the user is the one the first token pair names."""
+        if not profile.hub or not profile.hub_ca:
+            raise ValueError("a profile needs a hub address and a pinned CA")
+        hub = profile.hub
+        settings = ClientSettings(hub=hub, hub_ca=profile.hub_ca, timeout=self.timeout, retries=2)
+        who = [username]
 
         def keep(pair: TokenPair) -> None:
-            # Refresh tokens rotate: every new pair replaces the stored one.
-            tokens = StoredTokens(pair.refresh_token, pair.access_token, pair.access_expires_at)
-            self.store.save(account, tokens)
+            if who[0] is None and pair.principal is not None:
+                who[0] = pair.principal.username
+            if who[0]:
+                # Refresh tokens rotate: every new pair replaces the stored one.
+                tokens = StoredTokens(pair.refresh_token, pair.access_token, pair.access_expires_at)
+                self.store.save(account_name(hub, who[0]), tokens)
 
-        tokens = self.store.load(account) if with_saved_tokens else None
         return HubClient.connect(settings, tokens=tokens, on_tokens=keep)
 
-    def sign_in(self, profile: Profile, password: str) -> SignedIn:
+    def sign_in(self, profile: Profile, password: str, totp_code: str = "") -> SignedIn:
+        """Password sign-in; `SecondFactorNeeded` when the account has TOTP and the code is
+        missing or wrong (a recovery code is accepted in its place)."""
         client = self.connect(profile, with_saved_tokens=False)
         try:
             assert profile.username is not None
-            pair = client.login(profile.username, password)
+            try:
+                pair = client.login(profile.username, password, totp_code.strip())
+            except AuthenticationError as exc:
+                if exc.message.startswith(_SECOND_FACTOR_PREFIX):
+                    detail = exc.message.removeprefix(_SECOND_FACTOR_PREFIX).strip()
+                    raise SecondFactorNeeded(detail, asked=not totp_code.strip()) from None
+                raise
             principal = pair.principal or client.whoami()
         except BaseException:
             client.close()
             raise
         workspace = choose_workspace(principal, profile.workspace)
         return SignedIn(client, principal, profile.updated(workspace=workspace), workspace)
+
+    def list_sso_providers(self, profile: Profile) -> list[tuple[str, str]]:
+        """(name, display name) of the providers the hub offers (no sign-in needed)."""
+        client = self._client(profile, None, None)
+        try:
+            return client.list_sso_providers()
+        finally:
+            client.close()
+
+    def sign_in_sso(
+        self,
+        profile: Profile,
+        provider: str,
+        *,
+        open_browser: Callable[[str], bool],
+        on_abort: Callable[[Callable[[], None]], object] | None = None,
+        timeout: float = SSO_TIMEOUT_S,
+    ) -> SignedIn:
+        """Single sign-on in the system browser (loopback redirect + PKCE, see
+        `HubClient.login_sso`); the tokens are kept like a password sign-in's."""
+        client = self._client(profile, None, None)
+        try:
+            pair = client.login_sso(
+                provider, open_browser=open_browser, timeout=timeout, on_abort=on_abort
+            )
+            principal = pair.principal or client.whoami()
+        except BaseException:
+            client.close()
+            raise
+        workspace = choose_workspace(principal, profile.workspace)
+        signed_profile = profile.updated(username=principal.username, workspace=workspace)
+        return SignedIn(client, principal, signed_profile, workspace)
 
     def resume(self, profile: Profile) -> SignedIn:
         """Sign in again with the stored refresh token (no password)."""

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from modelfleet.client import (
+    AuthenticationError,
     HubClient,
     HubTrustError,
     ModelfleetError,
@@ -24,9 +25,11 @@ from modelfleet.client import (
 )
 from modelfleet.desktop.services.cancel import Cancelled, CancelToken
 from modelfleet.desktop.services.hub_session import (
+    SSO_TIMEOUT_S,
     HubCertificate,
     HubSessionService,
     ProfileBook,
+    SecondFactorNeeded,
     SignedIn,
     check_hub_address,
     check_profile_name,
@@ -49,6 +52,7 @@ class Refused:
 
     message: str
     trust: bool = False
+    code_needed: bool = False  # the password was right; a TOTP or recovery code is missing
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class _Pending:
     name: str
     profile: Profile
     password: str
+    totp_code: str = ""
+    then: str = "password"  # after trusting the hub: "password" sign-in or list "providers"
 
 
 class SessionViewModel(QObject):
@@ -68,6 +74,9 @@ class SessionViewModel(QObject):
     trustRequested = Signal(object)  # HubCertificate: ask the person before pinning
     trustFailed = Signal(str)  # the pinned fingerprint did not match: loud
     passwordNeeded = Signal(str)  # profile name with no saved sign-in
+    secondFactorNeeded = Signal(str)  # the account has TOTP: ask for a code (why, in words)
+    ssoProvidersChanged = Signal(list)  # list[tuple[name, display name]] of the hub's providers
+    ssoBrowserNeeded = Signal(str)  # open this authorization URL in the system browser
     workspacesChanged = Signal(list)  # list[Workspace] the switcher offers
     workspaceChanged = Signal(str)  # every page re-scopes (reloads) on this
     permissionsChanged = Signal(object)  # Permissions
@@ -94,6 +103,8 @@ class SessionViewModel(QObject):
         self._workspace_slot = WorkerSlot(self)
         self._sign_out_slot = WorkerSlot(self)
         self._save_slot = WorkerSlot(self)
+        self._providers_slot = WorkerSlot(self)
+        self.sso_timeout = SSO_TIMEOUT_S
         self._connectionLost.connect(self._on_connection_lost)
 
     # --- state --------------------------------------------------------------------------
@@ -109,8 +120,11 @@ class SessionViewModel(QObject):
 
     # --- signing in -----------------------------------------------------------------------
 
-    def sign_in(self, name: str, hub: str, username: str, password: str) -> None:
-        """Sign in with a password; a profile without a pinned CA asks for trust first."""
+    def sign_in(
+        self, name: str, hub: str, username: str, password: str, totp_code: str = ""
+    ) -> None:
+        """Sign in with a password (and a TOTP or recovery code when the account has one);
+        a profile without a pinned CA asks for trust first."""
         try:
             name = check_profile_name(name)
             address = check_hub_address(hub)
@@ -127,11 +141,13 @@ class SessionViewModel(QObject):
         # A changed address is a different hub: its certificate has to be trusted anew.
         pin = saved.hub_ca if saved.hub == address else None
         profile = saved.updated(hub=address, hub_ca=pin, username=username.strip())
-        self._pending = _Pending(name, profile, password)
+        self._pending = _Pending(name, profile, password, totp_code)
         if pin:
             self._start_sign_in()
             return
+        self._probe(address)
 
+    def _probe(self, address: str) -> None:
         def probe(token: CancelToken, _progress: Progress) -> HubCertificate | Refused:
             try:
                 return probe_hub_ca(address, self.service.timeout)
@@ -146,9 +162,118 @@ class SessionViewModel(QObject):
         if pending is None or pending.profile.hub != certificate.address:
             return
         profile = pending.profile.updated(hub_ca=certificate.fingerprint)
-        self._pending = _Pending(pending.name, profile, pending.password)
+        if pending.then == "providers":
+            self._pending = None
+            self._list_providers(pending.name, profile, save_pin=True)
+            return
+        self._pending = _Pending(pending.name, profile, pending.password, pending.totp_code)
         # The pin is saved even if the password turns out wrong: the trust decision stands.
         self._start_sign_in(save_pin=True)
+
+    # --- single sign-on -------------------------------------------------------------------
+
+    def find_sso(self, name: str, hub: str, *, quiet: bool = False) -> None:
+        """List the hub's SSO providers (`ssoProvidersChanged`); a hub whose CA is not
+        pinned yet is probed and its certificate shown for trust first. `quiet` (a lookup
+        nobody asked for) reports nothing, not even a wrong pin: signing in will."""
+        checked = self._checked_profile(name, hub)
+        if checked is None:
+            return
+        name, profile = checked
+        if profile.hub_ca:
+            self._list_providers(name, profile, quiet=quiet)
+            return
+        if quiet:
+            return
+        self._pending = _Pending(name, profile, "", then="providers")
+        assert profile.hub is not None
+        self._probe(profile.hub)
+
+    def sign_in_sso(self, name: str, hub: str, provider: str) -> None:
+        """Sign in with `provider` in the system browser (`ssoBrowserNeeded` carries the URL);
+        waits on a worker for the loopback redirect until `cancel_sso` or the timeout."""
+        checked = self._checked_profile(name, hub)
+        if checked is None:
+            return
+        name, profile = checked
+        if not profile.hub_ca:
+            self.signInFailed.emit("Single sign-on: trust the hub's certificate first.")
+            return
+        service, book, timeout = self.service, self.book, self.sso_timeout
+        browser = self.ssoBrowserNeeded
+
+        def open_browser(url: str) -> bool:
+            browser.emit(url)  # queued to the GUI thread, where the dialog opens the browser
+            return True
+
+        def sign_in(token: CancelToken, _progress: Progress) -> SignedIn | Refused:
+            try:
+                signed = service.sign_in_sso(
+                    profile,
+                    provider,
+                    open_browser=open_browser,
+                    on_abort=token.on_cancel,
+                    timeout=timeout,
+                )
+            except ModelfleetError as exc:
+                token.raise_if_cancelled()
+                return Refused(_sso_readable(exc), trust=_is_trust(exc))
+            book.save(name, signed.profile)
+            return signed
+
+        self.profile_name = name
+        self._run_session_task("single sign-on", sign_in, self._on_signed_in_or_refused)
+
+    def cancel_sso(self) -> None:
+        """Stop waiting for the browser: nothing is completed, nobody signed in."""
+        worker = self._slot.current
+        if worker is None or worker.objectName() != "single sign-on":
+            return
+        self._slot.cancel()
+        self.busyChanged.emit(False)
+        self.signInFailed.emit("Single sign-on cancelled: not signed in.")
+
+    def stop_finding_sso(self) -> None:
+        self._providers_slot.cancel()
+
+    def _checked_profile(self, name: str, hub: str) -> tuple[str, Profile] | None:
+        """The saved (or a new) profile for `name` at `hub`; None after reporting bad input."""
+        try:
+            name = check_profile_name(name)
+            address = check_hub_address(hub)
+        except ValueError as exc:
+            self.signInFailed.emit(str(exc))
+            return None
+        saved = self.book.load(name) if name in self.book.names() else Profile()
+        pin = saved.hub_ca if saved.hub == address else None
+        return name, saved.updated(hub=address, hub_ca=pin)
+
+    def _list_providers(
+        self, name: str, profile: Profile, *, save_pin: bool = False, quiet: bool = False
+    ) -> None:
+        service, book = self.service, self.book
+
+        def providers(token: CancelToken, _progress: Progress) -> list[tuple[str, str]] | Refused:
+            if save_pin:
+                book.save(name, profile)
+            try:
+                return service.list_sso_providers(profile)
+            except ModelfleetError as exc:
+                if _is_trust(exc) and not quiet:
+                    return Refused(readable(exc), trust=True)
+                return []  # a hub that cannot say offers no SSO button; no message needed
+
+        worker = TaskWorker("list SSO providers", providers)
+        worker.succeeded.connect(self._on_providers)
+        worker.failed.connect(lambda _message: self.ssoProvidersChanged.emit([]))
+        self._providers_slot.start(worker)
+
+    def _on_providers(self, result: list[tuple[str, str]] | Refused) -> None:
+        if isinstance(result, Refused):
+            self.trustFailed.emit(result.message)
+            self.ssoProvidersChanged.emit([])
+        else:
+            self.ssoProvidersChanged.emit(result)
 
     def reject_trust(self) -> None:
         self._pending = None
@@ -203,9 +328,11 @@ class SessionViewModel(QObject):
             if save_pin:
                 self.book.save(pending.name, pending.profile)
             try:
-                signed = self.service.sign_in(pending.profile, pending.password)
+                signed = self.service.sign_in(pending.profile, pending.password, pending.totp_code)
                 self.book.save(pending.name, signed.profile)
                 return signed
+            except SecondFactorNeeded as exc:
+                return Refused(_second_factor_message(exc), code_needed=True)
             except ModelfleetError as exc:
                 return Refused(readable(exc, signing_in=True), trust=_is_trust(exc))
 
@@ -239,6 +366,8 @@ class SessionViewModel(QObject):
         if isinstance(result, Refused):
             if result.trust:
                 self.trustFailed.emit(result.message)
+            elif result.code_needed:
+                self.secondFactorNeeded.emit(result.message)
             elif self.profile_name and "no saved sign-in" in result.message:
                 self.passwordNeeded.emit(self.profile_name)
             else:
@@ -377,6 +506,7 @@ class SessionViewModel(QObject):
 
     def shutdown(self) -> None:
         self._slot.cancel()
+        self._providers_slot.cancel()
         self._reconnect.cancel()
         self._workspace_slot.cancel()
         if self.signed is not None:
@@ -390,6 +520,22 @@ def _source_of(signed: SignedIn | None) -> str:
 
 def _is_trust(exc: ModelfleetError) -> bool:
     return isinstance(exc, HubTrustError)
+
+
+def _second_factor_message(exc: SecondFactorNeeded) -> str:
+    if exc.asked:
+        return (
+            "This account has two-step sign-in: enter the 6-digit code from your "
+            "authenticator app, or one of your recovery codes."
+        )
+    return f"Two-step sign-in: {exc.message}. Enter the current code or a recovery code."
+
+
+def _sso_readable(exc: ModelfleetError) -> str:
+    """Single sign-on failures say what went wrong (not "wrong password")."""
+    if isinstance(exc, AuthenticationError):
+        return f"{exc.message[:1].upper()}{exc.message[1:]}."
+    return readable(exc, signing_in=True)
 
 
 __all__ = ["TRUST_WARNING", "Refused", "SessionViewModel"]

@@ -9,6 +9,7 @@ from modelfleet.client import Principal, Workspace
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.widgets.signin_dialog import SignInDialog
 from modelfleet.desktop.widgets.theme import SPACING, styled_label
+from modelfleet.desktop.widgets.totp_dialog import TotpDialog
 
 
 class SessionBar(QFrame):
@@ -18,6 +19,7 @@ class SessionBar(QFrame):
         super().__init__(parent)
         self.session = session
         self.dialog: SignInDialog | None = None
+        self.totp_dialog: TotpDialog | None = None
         self.setObjectName("SessionBar")
         row = QHBoxLayout(self)
         row.setContentsMargins(SPACING * 2, SPACING, SPACING * 2, SPACING)
@@ -31,10 +33,17 @@ class SessionBar(QFrame):
         self.sign_button = QPushButton("Sign in…")
         self.sign_button.setToolTip("Sign in to a hub")
         self.sign_button.clicked.connect(self._on_sign_button)
+        self.totp_button = QPushButton("Two-step sign-in…")
+        self.totp_button.setToolTip(
+            "Turn on two-step sign-in for your account: an authenticator app's code after the "
+            "password"
+        )
+        self.totp_button.clicked.connect(self.open_totp)
         row.addWidget(self.workspace_label)
         row.addWidget(self.workspace_combo)
         row.addStretch(1)
         row.addWidget(self.identity)
+        row.addWidget(self.totp_button)
         row.addWidget(self.sign_button)
         self._filling = False
         self._closed = False
@@ -54,6 +63,13 @@ class SessionBar(QFrame):
         self.dialog.open()
         return self.dialog
 
+    def open_totp(self) -> TotpDialog:
+        """Show the (non-blocking) TOTP enrolment dialog for the signed-in user."""
+        if self.totp_dialog is None or not self.totp_dialog.isVisible():
+            self.totp_dialog = TotpDialog(self.session, self.window())
+        self.totp_dialog.open()
+        return self.totp_dialog
+
     def _on_sign_button(self) -> None:
         if self.session.signed is None:
             self.open_sign_in()
@@ -67,12 +83,14 @@ class SessionBar(QFrame):
         self.sign_button.setText("Sign out")
         self.sign_button.setToolTip("Sign out and forget the saved sign-in for this profile")
         self.workspace_combo.setEnabled(True)
+        self.totp_button.setVisible(principal.kind == "user")
 
     def _on_signed_out(self) -> None:
         self.identity.setText("Not signed in")
         self.sign_button.setText("Sign in…")
         self.sign_button.setToolTip("Sign in to a hub")
         self.workspace_combo.setEnabled(False)
+        self.totp_button.setVisible(False)
 
     def _fill(self, workspaces: list[Workspace]) -> None:
         self._filling = True

@@ -1,14 +1,17 @@
-"""Sign-in: pick or name a connection profile, enter the password, trust a new hub's CA."""
+"""Sign-in: pick or name a connection profile, enter the password (and a TOTP code when the
+account has two-step sign-in) or use single sign-on in the system browser, trust a new hub's
+CA."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -120,8 +123,43 @@ class SignInDialog(QDialog):
         form.addRow("Hub address", self.hub_edit)
         form.addRow("User name", self.user_edit)
         form.addRow("Password", self.password_edit)
+        self.code_edit = QLineEdit(placeholderText="123456 or a recovery code")
+        self.code_edit.setToolTip(
+            "The 6-digit code your authenticator app shows now, or one of your recovery codes"
+        )
+        self.code_edit.returnPressed.connect(self.submit)
+        form.addRow("Code", self.code_edit)
+        self.code_row = form.rowCount() - 1
+        form.setRowVisible(self.code_row, False)
         form.addRow("", self.pin_label)
+        self.form = form
         layout.addLayout(form)
+
+        # Single sign-on: one button per provider the hub lists (fetched on a worker).
+        self.sso_title = styled_label("Or sign in with single sign-on", "Muted")
+        layout.addWidget(self.sso_title)
+        self.sso_row = QHBoxLayout()
+        self.sso_row.setSpacing(SPACING)
+        self.sso_buttons: dict[str, QPushButton] = {}
+        self.sso_find_button = QPushButton("Look for single sign-on")
+        self.sso_find_button.setToolTip(
+            "Ask the hub which identity providers you can sign in with (in your browser)"
+        )
+        self.sso_find_button.clicked.connect(self.find_sso)
+        self.sso_row.addWidget(self.sso_find_button)
+        self.sso_row.addStretch(1)
+        layout.addLayout(self.sso_row)
+        self.sso_status = QLabel()
+        self.sso_status.setWordWrap(True)
+        self.sso_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sso_status.hide()
+        layout.addWidget(self.sso_status)
+        self.sso_cancel_button = QPushButton("Cancel single sign-on")
+        self.sso_cancel_button.setToolTip("Stop waiting for the browser; nobody is signed in")
+        self.sso_cancel_button.clicked.connect(session.cancel_sso)
+        self.sso_cancel_button.hide()
+        layout.addWidget(self.sso_cancel_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.sso_url = ""
         self.error_label = styled_label("", "FieldError")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
@@ -152,6 +190,9 @@ class SignInDialog(QDialog):
         session.trustFailed.connect(self._show_trust_alarm)
         session.trustRequested.connect(self._ask_trust)
         session.signedIn.connect(self._on_signed_in)
+        session.secondFactorNeeded.connect(self._ask_code)
+        session.ssoProvidersChanged.connect(self._show_providers)
+        session.ssoBrowserNeeded.connect(self._open_browser)
         self.finished.connect(self._disconnect)
         self._load_profile(self.profile_combo.currentText())
 
@@ -160,8 +201,10 @@ class SignInDialog(QDialog):
         self._load_profile(name)
 
     def _load_profile(self, name: str) -> None:
+        self._set_code_visible(False)
         if name not in self.session.book.names():
             self.pin_label.setText("New profile: the hub's certificate will be shown to you first.")
+            self._show_providers([])
             return
         profile = self.session.book.load(name)
         self.hub_edit.setText(profile.hub or "")
@@ -169,6 +212,32 @@ class SignInDialog(QDialog):
         pinned = profile.hub_ca or ""
         self.pin_label.setText(f"Pinned CA: {pinned[:23]}…" if pinned else "No CA pinned yet.")
         self.pin_label.setToolTip(pinned or "The hub's CA is pinned on the first connection")
+        self._show_providers([])
+        if pinned and profile.hub:
+            # A trusted hub: its SSO buttons are fetched without asking (on a worker).
+            self.session.find_sso(name, profile.hub, quiet=True)
+
+    def find_sso(self) -> None:
+        self.error_label.hide()
+        self.session.find_sso(self.profile_combo.currentText(), self.hub_edit.text())
+
+    def sign_in_sso(self, provider: str) -> None:
+        self.error_label.hide()
+        self.trust_alarm.hide()
+        self.session.sign_in_sso(self.profile_combo.currentText(), self.hub_edit.text(), provider)
+
+    def _show_providers(self, providers: list[tuple[str, str]]) -> None:
+        for button in self.sso_buttons.values():
+            self.sso_row.removeWidget(button)
+            button.deleteLater()
+        self.sso_buttons = {}
+        for index, (name, display) in enumerate(providers):
+            button = QPushButton(f"Sign in with {display or name}")
+            button.setToolTip(f"Open the system browser to sign in with {display or name}")
+            button.clicked.connect(lambda _checked=False, name=name: self.sign_in_sso(name))
+            self.sso_row.insertWidget(index, button)
+            self.sso_buttons[name] = button
+        self.sso_find_button.setVisible(not providers)
 
     def submit(self) -> None:
         self.error_label.hide()
@@ -178,11 +247,40 @@ class SignInDialog(QDialog):
             self.hub_edit.text(),
             self.user_edit.text(),
             self.password_edit.text(),
+            self.code_edit.text() if self.form.isRowVisible(self.code_row) else "",
         )
+
+    def _set_code_visible(self, visible: bool) -> None:
+        self.form.setRowVisible(self.code_row, visible)
+        if not visible:
+            self.code_edit.clear()
+
+    def _ask_code(self, message: str) -> None:
+        self._set_code_visible(True)
+        self.code_edit.clear()
+        self.code_edit.setFocus()
+        self._show_error(message)
+
+    def _open_browser(self, url: str) -> None:
+        self.sso_url = url
+        self.sso_status.setText(
+            "Continue in your browser. If it did not open, go to this address:\n" + url
+        )
+        self.sso_status.show()
+        self.sso_cancel_button.show()
+        if not QDesktopServices.openUrl(QUrl(url)):
+            self.sso_status.setText(
+                "Could not open a browser here: open this address in one to sign in:\n" + url
+            )
 
     def _on_busy(self, busy: bool) -> None:
         self.sign_in_button.setEnabled(not busy)
         self.sign_in_button.setText("Signing in…" if busy else "Sign in")
+        for button in (*self.sso_buttons.values(), self.sso_find_button):
+            button.setEnabled(not busy)
+        if not busy:
+            self.sso_status.hide()
+            self.sso_cancel_button.hide()
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -200,13 +298,20 @@ class SignInDialog(QDialog):
 
     def _on_signed_in(self, _principal: object) -> None:
         self.password_edit.clear()
+        self.code_edit.clear()
         self.accept()
 
     def _disconnect(self, _result: int) -> None:
         self.password_edit.clear()
+        self.code_edit.clear()
         session = self.session
+        session.secondFactorNeeded.disconnect(self._ask_code)
+        session.ssoProvidersChanged.disconnect(self._show_providers)
+        session.ssoBrowserNeeded.disconnect(self._open_browser)
         session.busyChanged.disconnect(self._on_busy)
         session.signInFailed.disconnect(self._show_error)
         session.trustFailed.disconnect(self._show_trust_alarm)
         session.trustRequested.disconnect(self._ask_trust)
         session.signedIn.disconnect(self._on_signed_in)
+        session.cancel_sso()  # closing the dialog stops waiting for the browser
+        session.stop_finding_sso()

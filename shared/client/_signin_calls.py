@@ -79,12 +79,19 @@ class SignInCalls:
         *,
         open_browser: Callable[[str], bool] = webbrowser.open,
         timeout: float = 300.0,
+        on_abort: Callable[[Callable[[], None]], object] | None = None,
     ) -> TokenPair:
         """Sign in through the system browser: a one-shot loopback redirect on 127.0.0.1 with
-        an OS-chosen port (RFC 8252), PKCE S256, the state checked on the way back."""
+        an OS-chosen port (RFC 8252), PKCE S256, the state checked on the way back.
+
+        `on_abort(abort)` receives a function that stops the wait from any thread (a GUI's
+        cancel button): the call then raises `AuthenticationError` without completing.
+        """
         verifier = secrets.token_urlsafe(64)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         receiver = _LoopbackReceiver()
+        if on_abort is not None:
+            on_abort(receiver.abort)
         try:
             redirect_uri = f"http://127.0.0.1:{receiver.port}/callback"
             started = self._signin_call(
@@ -274,13 +281,21 @@ class _LoopbackReceiver:
         self.port = int(self._server.server_address[1])
         self._received = received
         self._done = done
+        self._aborted = False
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def wait(self, timeout: float) -> dict[str, str]:
         if not self._done.wait(timeout):
             raise AuthenticationError("SSO sign-in: no answer from the browser in time")
+        if self._aborted:
+            raise AuthenticationError("SSO sign-in cancelled")
         return dict(self._received)
+
+    def abort(self) -> None:
+        """End `wait` now (from any thread); a redirect arriving later gets a 404."""
+        self._aborted = True
+        self._done.set()
 
     def close(self) -> None:
         self._server.shutdown()
