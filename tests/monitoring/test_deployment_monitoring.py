@@ -43,8 +43,18 @@ def test_monitoring_settings_from_the_hub_shape_the_agents_windows(
     sample_models: dict[int, Path],  # noqa: F811
 ) -> None:
     client = admin.client
-    document = profile_document(sample_models[1], reference_rows(3000, seed=7), predictions=False)
+    # Inputs and predictions: the registry takes output columns named as the agent names them.
+    document = profile_document(sample_models[1], reference_rows(3000, seed=7))
     names = [f"f{i:02d}" for i in range(20)]
+    wrong = orjson.loads(orjson.dumps(document))
+    wrong["features"][-1]["name"] = "probabilities_7"  # the output has two columns
+    with pytest.raises(InvalidArgument) as bad:
+        client.push_model(
+            sample_models[1], "watched-model", feature_names=names,
+            reference_profile_json=orjson.dumps(wrong).decode(),
+        )  # fmt: skip
+    assert bad.value.field == f"reference_profile_json.features[{len(names) + 1}].name"
+    assert "probabilities_<j>" in str(bad.value)
     client.push_model(
         sample_models[1], "watched-model", feature_names=names,
         reference_profile_json=orjson.dumps(document).decode(),
@@ -69,6 +79,8 @@ def test_monitoring_settings_from_the_hub_shape_the_agents_windows(
     assert newest.dataset_drifted
     # f00 moved like f01..f13, but its own threshold keeps it from counting as drifted.
     assert newest.feature("f01").drifted and not newest.feature("f00").drifted
+    # The predictions are judged too.
+    assert {"label", "probabilities_1"} <= {f.name for f in newest.features if f.judged}
 
     # Back to the defaults on the live deployment: 1,000-row windows again, f00 judged
     # with the default threshold.

@@ -23,6 +23,7 @@ from modelfleet.onnxinfo import (
     ManifestEntry,
     ModelRefused,
     ModelSignature,
+    TensorSpec,
     inspect_model,
     sign_manifest,
 )
@@ -84,8 +85,10 @@ def feature_names(names: Sequence[str], signature: ModelSignature) -> tuple[str,
     return out
 
 
-def reference_profile(text: str, names: Sequence[str]) -> str:
-    """The profile document re-serialised canonically, or "" when none was sent."""
+def reference_profile(text: str, names: Sequence[str], signature: ModelSignature) -> str:
+    """The profile document re-serialised canonically, or "" when none was sent. Its columns
+    are input features and, for prediction drift, model outputs named as the agent names
+    live output columns: the output's name, or `<output>_<j>` for each column of a 2-D one."""
     if not text:
         return ""
     if len(text) > MAX_PROFILE_BYTES:
@@ -104,14 +107,49 @@ def reference_profile(text: str, names: Sequence[str]) -> str:
             "reference_profile_json", "a valid reference profile", got=str(exc)
         ) from None
     known = set(names)
+    outputs = [o for o in signature.outputs if o.is_tensor]
     for i, feature in enumerate(profile.features):
-        if known and feature.name not in known:
+        if known and feature.name not in known and not _is_output_column(feature.name, outputs):
             raise InvalidArgument(
                 f"reference_profile_json.features[{i}].name",
-                "one of the version's feature_names",
+                "one of the version's feature_names or a model output column ("
+                + ", ".join(_output_columns_hint(outputs))
+                + ")",
                 got=repr(feature.name),
             )
     return orjson.dumps(profile.to_dict()).decode()
+
+
+def _width(spec: TensorSpec) -> int | None:
+    """Columns per row of an output: 1 for a vector, None when a dimension is unknown."""
+    if spec.shape is None:
+        return None
+    width = 1
+    for dim in spec.shape[1:]:
+        if dim < 0:
+            return None
+        width *= dim
+    return width
+
+
+def _is_output_column(name: str, outputs: Sequence[TensorSpec]) -> bool:
+    for spec in outputs:
+        if name == spec.name:
+            return True
+        prefix, _, index = name.rpartition("_")
+        if prefix == spec.name and index.isdigit():
+            width = _width(spec)
+            if width is None or int(index) < width:
+                return True
+    return False
+
+
+def _output_columns_hint(outputs: Sequence[TensorSpec]) -> list[str]:
+    hints = []
+    for spec in outputs:
+        width = _width(spec)
+        hints.append(spec.name if width == 1 else f"{spec.name}_<j>")
+    return hints
 
 
 def tags(field: str, values: Mapping[str, str]) -> dict[str, str]:

@@ -103,7 +103,7 @@ class VersionRpcs(registry_pb2_grpc.RegistryServicer):
         size, lineage = await self._hub.db.read(preflight)
         signature = await checks.inspect_artifact(blob_store(self._hub), sha256, size)
         names = checks.feature_names(request.feature_names, signature)
-        profile = checks.reference_profile(request.reference_profile_json, names)
+        profile = checks.reference_profile(request.reference_profile_json, names, signature)
         signature_json = orjson.dumps(checks.signature_document(signature, names)).decode()
         manifest_signature = checks.manifest_signature(sha256, size, key)
 
