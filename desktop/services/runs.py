@@ -100,6 +100,8 @@ class RunRows:
     columns: tuple[RunColumn, ...]
     next_page_token: str | None
     total: int
+    # `total` is the hub's estimate (PostgreSQL, past ~1,000 matches), not a count.
+    total_is_estimate: bool = False
 
 
 def search_page(
@@ -122,7 +124,9 @@ def search_page(
         time.sleep(0)
         chunk = page.runs[start : start + YIELD_EVERY]
         cells.extend(tuple(column.cell(run) for column in chosen) for run in chunk)
-    return RunRows(page.runs, cells, chosen, page.next_page_token, page.total_count)
+    return RunRows(
+        page.runs, cells, chosen, page.next_page_token, page.total_count, page.total_is_estimate
+    )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class ExperimentsViewModel(QObject):
     experimentsChanged = Signal(list)  # list[Experiment]
     queryChanged = Signal(object)  # RunQuery
     loadingChanged = Signal(bool)
-    pageLoaded = Signal(int, int)  # rows loaded, runs matching in total
+    pageLoaded = Signal(int, int, bool)  # rows loaded, runs matching in total, estimated
     selectionChanged = Signal(list)  # list[Run] selected
     comparisonChanged = Signal(object)  # RunComparison | None
     commentsChanged = Signal(list)  # list[Comment] of the current run
@@ -47,6 +47,8 @@ class ExperimentsViewModel(QObject):
         self.comments: list[Comment] = []
         self.loading = False
         self.total = 0
+        # The total is the hub's estimate, not a count (large PostgreSQL results).
+        self.total_is_estimate = False
         self.first_page_ms: float | None = None
         self._next_token: str | None = None
         self._started = False
@@ -109,6 +111,7 @@ class ExperimentsViewModel(QObject):
     def _restart(self) -> None:
         self._slots["page"].cancel()
         self._next_token, self._started, self.total = None, False, 0
+        self.total_is_estimate = False
         self.model.reset()
         self._set_loading(False)
         if self.session.permissions.signed_in:
@@ -135,12 +138,12 @@ class ExperimentsViewModel(QObject):
         first = not self._started
         self._started = True
         self._next_token = rows.next_page_token
-        self.total = rows.total
+        self.total, self.total_is_estimate = rows.total, rows.total_is_estimate
         self.model.append(rows)
         if first:
             self.first_page_ms = (time.perf_counter() - self._requested_at) * 1000.0
         self._set_loading(False)
-        self.pageLoaded.emit(self.model.rowCount(), rows.total)
+        self.pageLoaded.emit(self.model.rowCount(), rows.total, rows.total_is_estimate)
 
     def _on_failed(self, message: str) -> None:
         self._set_loading(False)

@@ -180,8 +180,15 @@ class ExperimentsPage(Page):
         index = self.experiment_combo.findData(current)
         self.experiment_combo.setCurrentIndex(max(index, 0))
 
-    def show_count(self, loaded: int, total: int) -> None:
-        self.count_label.setText(f"{loaded:,} of {total:,} runs loaded")
+    def show_count(self, loaded: int, total: int, estimated: bool = False) -> None:
+        # A PostgreSQL hub estimates totals past ~1,000 matches rather than counting them.
+        of = f"about {total:,}" if estimated else f"{total:,}"
+        self.count_label.setText(f"{loaded:,} of {of} runs loaded")
+        self.count_label.setToolTip(
+            "Estimated by the database: the exact count of so many matches is not taken"
+            if estimated
+            else ""
+        )
 
     def _on_loading(self, loading: bool) -> None:
         if loading and not self.vm.model.rowCount():

@@ -74,7 +74,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
     runs = page.runs[: args.limit]
     if args.json:
-        print_json({"total_count": page.total_count, "runs": [plain(r) for r in runs]})
+        print_json(
+            {
+                "total_count": page.total_count,
+                "total_is_estimate": page.total_is_estimate,
+                "runs": [plain(r) for r in runs],
+            }
+        )
         return 0
     columns = [*RUN_COLUMNS, *(f"metrics.{m}" for m in args.metric),
                *(f"params.{p}" for p in args.param)]  # fmt: skip
@@ -84,7 +90,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             if isinstance(row[key], str):
                 row[key] = row[key][:19].replace("T", " ")
     print_table(rows, columns)
-    print(f"{len(runs)} of {page.total_count} runs")
+    # Past ~1,000 matches a PostgreSQL hub estimates the total instead of counting.
+    print(f"{len(runs)} of {page.describe_total()} runs")
     return 0
 
 

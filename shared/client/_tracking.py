@@ -66,7 +66,14 @@ class Run:
 class RunSearchPage:
     runs: tuple[Run, ...]
     next_page_token: str | None
+    # How many runs match in all; when `total_is_estimate`, the database's estimate (the
+    # hub estimates rather than counts past ~1,000 matches on PostgreSQL).
     total_count: int
+    total_is_estimate: bool = False
+
+    def describe_total(self) -> str:
+        """'1,234' or, for an estimate, 'about 1,234'."""
+        return f"about {self.total_count:,}" if self.total_is_estimate else f"{self.total_count:,}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,7 @@ def summary_from_pb(msg: tracking_pb2.MetricSummary) -> MetricSummary:
 
 
 def run_from_pb(msg: tracking_pb2.Run) -> Run:
+    summary = MetricSummary
     return Run(
         id=msg.id,
         experiment_id=msg.experiment_id,
@@ -137,10 +145,21 @@ def run_from_pb(msg: tracking_pb2.Run) -> Run:
         end_time=time_from_pb(msg.end_time),
         params=dict(msg.params),
         tags=dict(msg.tags),
-        metrics={m.key: summary_from_pb(m) for m in msg.metrics},
+        metrics={
+            m.key: summary(m.key, m.last, m.min, m.max, m.count, m.last_step) for m in msg.metrics
+        },
         artifacts=tuple(RunArtifact(a.path, a.sha256, a.size) for a in msg.artifacts),
         parent_run_id=msg.parent_run_id or None,
         created_by=msg.created_by,
+    )
+
+
+def search_page_from_pb(msg: tracking_pb2.SearchRunsResponse) -> RunSearchPage:
+    return RunSearchPage(
+        tuple(run_from_pb(r) for r in msg.runs),
+        msg.next_page_token or None,
+        msg.total_count,
+        msg.total_is_estimate,
     )
 
 

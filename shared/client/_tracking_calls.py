@@ -21,6 +21,7 @@ from modelfleet.client._tracking import (
     experiment_from_pb,
     history_from_pb,
     run_from_pb,
+    search_page_from_pb,
     status_to_pb,
 )
 from modelfleet.client._types import Page
@@ -156,9 +157,7 @@ class TrackingCalls:
             page=cv.page_request(page_size, page_token),
         )  # fmt: skip
         msg = self._track("SearchRuns", request, idempotent=True, workspace=workspace)
-        return RunSearchPage(
-            tuple(run_from_pb(r) for r in msg.runs), msg.next_page_token or None, msg.total_count
-        )
+        return search_page_from_pb(msg)
 
     def iter_runs(
         self,

@@ -3,11 +3,14 @@ envelopes with zoom re-query, compare 2-10 runs, comments, and readable errors."
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from modelfleet.client import HubClient, RunStatus
 from modelfleet.desktop.app import Desktop
+from modelfleet.desktop.services.runs import RunRows
 from modelfleet.desktop.viewmodels import experiments as experiments_vm
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
 from modelfleet.proto.v1 import tracking_pb2
@@ -174,3 +177,36 @@ def test_runs_are_filtered_sorted_paged_charted_compared_and_commented(
     with qtbot.waitSignal(vm.selectionChanged, timeout=TIMEOUT_MS) as got:
         vm.open_run(ids[0])
     assert [run.id for run in got.args[0]] == [ids[0]]
+
+
+def test_an_estimated_total_reads_as_about(
+    running_hub: RunningHub, desktop: Desktop, qtbot, monkeypatch
+) -> None:
+    """A PostgreSQL hub estimates totals past ~1,000 matches; the count line says so. These
+    desktop tests run on SQLite, which always counts, so the page's answer is marked as a
+    PostgreSQL hub would mark it (on the worker, where the real search ran)."""
+    with admin_client(running_hub, "default") as client:
+        seed_experiments(client, runs=2)
+    real = experiments_vm.search_page
+
+    def estimated(*args: object, **kwargs: object) -> RunRows:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(rows, total=5_053, total_is_estimate=True)
+
+    monkeypatch.setattr(experiments_vm, "search_page", estimated)
+    vm = desktop.experiments
+    page = _page(desktop)
+    desktop.shell.select_key("experiments")
+    sign_in(desktop, qtbot, running_hub)
+    qtbot.waitUntil(lambda: vm.model.rowCount() == 3 and not vm.loading, timeout=TIMEOUT_MS)
+    assert vm.total == 5_053 and vm.total_is_estimate
+    assert page.count_label.text() == "3 of about 5,053 runs loaded"
+    assert "Estimated" in page.count_label.toolTip()
+
+    # Counted again (the real answer): the label drops "about".
+    monkeypatch.setattr(experiments_vm, "search_page", real)
+    page.filter_edit.setText("metrics.auc > 0")
+    qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: vm.total == 2 and not vm.loading, timeout=TIMEOUT_MS)
+    assert not vm.total_is_estimate
+    assert page.count_label.text() == "2 of 2 runs loaded" and not page.count_label.toolTip()

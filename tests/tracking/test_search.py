@@ -1,11 +1,17 @@
 """SearchRuns semantics: operators, typing of params and metrics, ordering with missing
-values, stable cursor pagination, and precise parse errors."""
+values, stable cursor pagination, precise parse errors, whole runs on a page, and totals
+(counted, or flagged as estimates)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
 import pytest
+from sqlalchemy import insert
 
+from modelfleet.agent.hub.db.tracking_models import RunArtifactLink
+from modelfleet.agent.hub.tracking import total as total_module
 from modelfleet.proto.v1 import common_pb2, tracking_pb2
 from tests.tracking.conftest import Tracking, new_run
 
@@ -141,3 +147,70 @@ def test_parse_errors_name_the_position(runs: Tracking) -> None:
     assert "order_by[1]" in _refusal(t, "", ["name", "metrics.auc SIDEWAYS"])
     # Quotes inside strings are data, never SQL.
     assert _search(t, "name = 'x'' OR 1=1 --'") == []
+
+
+def test_a_page_holds_whole_runs_exactly_as_get_run(tracking: Tracking) -> None:
+    t = tracking
+    # Values that only survive the page's loading with all their digits.
+    values = {"third": 1 / 3, "sum": 0.1 + 0.2, "tiny": 1e-300, "big": -2.5e17, "whole": 3.0}
+    full = new_run(t, name="full", params={"lr": "0.1", "opt": "adam"},
+                   tags={"team": "risk", "note": "x"}, metrics=values)  # fmt: skip
+    new_run(t, name="bare")
+    new_run(t, name="params-only", params={"only": "yes"})
+    with t.hub.engine.begin() as conn:
+        for path in ("z/model.onnx", "a.txt"):
+            conn.execute(
+                insert(RunArtifactLink).values(
+                    run_id=full, path=path, sha256="c" * 64, size=7, created_at=datetime.now(UTC)
+                )
+            )
+    response = t.stub.SearchRuns(tracking_pb2.SearchRunsRequest(), metadata=t.viewer)
+    assert sorted(r.name for r in response.runs) == ["bare", "full", "params-only"]
+    for run in response.runs:
+        assert run == t.stub.GetRun(tracking_pb2.GetRunRequest(run_id=run.id), metadata=t.viewer)
+    found = next(r for r in response.runs if r.name == "full")
+    # Summaries by key, artifacts by path, every value bit for bit.
+    assert [m.key for m in found.metrics] == sorted(values)
+    assert {m.key: m.last for m in found.metrics} == values
+    assert [(a.path, a.size) for a in found.artifacts] == [("a.txt", 7), ("z/model.onnx", 7)]
+    assert dict(found.params) == {"lr": "0.1", "opt": "adam"}
+    assert dict(found.tags) == {"team": "risk", "note": "x"}
+    bare = next(r for r in response.runs if r.name == "bare")
+    assert not bare.metrics and not bare.params and not bare.artifacts
+
+
+def test_totals_past_the_exact_limit_are_flagged_estimates_on_postgresql(
+    tracking: Tracking, hub_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tracking
+    for i in range(6):
+        new_run(t, name=f"r{i}", metrics={"auc": i / 10})
+    # As if far more runs matched than the hub counts exactly.
+    monkeypatch.setattr(total_module, "EXACT_UP_TO", 0)
+
+    def first_page(flt: str, size: int) -> tracking_pb2.SearchRunsResponse:
+        page = common_pb2.PageRequest(page_size=size)
+        request = tracking_pb2.SearchRunsRequest(filter=flt, order_by=["name"], page=page)
+        return t.stub.SearchRuns(request, metadata=t.viewer)  # type: ignore[no-any-return]
+
+    response = first_page("metrics.auc >= 0", 2)
+    if hub_db_url.startswith("postgresql"):
+        # The planner's figure, never below what the page proved (a page and one more).
+        assert response.total_is_estimate and response.total_count >= 3
+    else:
+        # SQLite keeps no statistics: always counted.
+        assert not response.total_is_estimate and response.total_count == 6
+    # The next page carries the first page's total and flag in its token.
+    token = response.next_page_token
+    page = common_pb2.PageRequest(page_size=2, page_token=token)
+    second = t.stub.SearchRuns(
+        tracking_pb2.SearchRunsRequest(filter="metrics.auc >= 0", order_by=["name"], page=page),
+        metadata=t.viewer,
+    )
+    assert (second.total_count, second.total_is_estimate) == (
+        response.total_count,
+        response.total_is_estimate,
+    )
+    # A page that holds every match is its own exact total, on either database.
+    whole = first_page("metrics.auc >= 0.3", 10)
+    assert (whole.total_count, whole.total_is_estimate) == (3, False)

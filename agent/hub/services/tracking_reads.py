@@ -23,7 +23,7 @@ from modelfleet.agent.hub.tracking.queries import (
     check_key,
     find_experiment,
     find_run,
-    page_runs,
+    page_views,
     run_counts,
     run_views,
     runs_by_id,
@@ -34,6 +34,10 @@ from modelfleet.proto.v1 import tracking_pb2, tracking_pb2_grpc
 log = logging.getLogger(__name__)
 
 MAX_COMPARE = 100
+
+
+def _no_summary(key: str) -> Summary:
+    return Summary(key=key, last=0.0, min=0.0, max=0.0, count=0, last_step=0)
 
 
 class TrackingReads(tracking_pb2_grpc.TrackingServicer):
@@ -116,16 +120,18 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
                     window=window,
                 )  # fmt: skip
 
-            sorts = make(None, 1, None, None).sorts
+            # Built first: it checks every clause (bad input is named before the token).
+            matching = search.matching(call.ws.id, experiments, clauses)
+            sorts = search.sorts(order)
             cursor, found = None, None
             if request.page.page_token:
                 cursor, found = search.decode_cursor(request.page.page_token, query_id, sorts)
             rows = search.page_rows(s, make, order, cursor, limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
-            views = run_views(s, page_runs(s, [r[0] for r in rows]))
+            views = page_views(s, [r[0] for r in rows])
             if found is None:
-                found = total(s, make(None, 1, None, None).matching, len(rows), more)
+                found = total(s, matching, len(rows), more)
             token = search.encode_cursor(query_id, sorts, rows[-1], found) if more else ""
             return tracking_pb2.SearchRunsResponse(
                 runs=[convert.run(v) for v in views],
@@ -195,15 +201,12 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
                 present = [key in v.params for v in views]
                 differs = len(set(values)) > 1 or not all(present)
                 params.append(tracking_pb2.ParamComparison(key=key, values=values, differs=differs))
-            by_run = [{m.key: m for m in v.metrics} for v in views]
+            by_run = [{m["key"]: m for m in v.metrics} for v in views]
             metric_keys = sorted({k for run in by_run for k in run})
             metrics = [
                 tracking_pb2.MetricComparison(
                     key=key,
-                    per_run=[
-                        convert.summary(run.get(key) or Summary(key, 0.0, 0.0, 0.0, 0, 0))
-                        for run in by_run
-                    ],
+                    per_run=[convert.summary(run.get(key) or _no_summary(key)) for run in by_run],
                 )
                 for key in metric_keys
             ]

@@ -23,18 +23,13 @@ def experiment(row: Experiment, run_count: int) -> tracking_pb2.Experiment:
 
 
 def summary(item: Summary) -> tracking_pb2.MetricSummary:
-    return tracking_pb2.MetricSummary(
-        key=item.key,
-        last=item.last,
-        min=item.min,
-        max=item.max,
-        count=item.count,
-        last_step=item.last_step,
-    )
+    return tracking_pb2.MetricSummary(**item)
 
 
 def run(view: RunView) -> tracking_pb2.Run:
     row = view.run
+    # Message constructors take a mapping for a message field: the summaries and
+    # artifacts go in as the dicts they were loaded as (no object per metric here).
     return tracking_pb2.Run(
         id=row.id,
         experiment_id=row.experiment_id,
@@ -44,11 +39,8 @@ def run(view: RunView) -> tracking_pb2.Run:
         end_time=timestamp(row.end_time),
         params=view.params,
         tags=view.tags,
-        metrics=[summary(m) for m in view.metrics],
-        artifacts=[
-            tracking_pb2.RunArtifact(path=a.path, sha256=a.sha256, size=a.size)
-            for a in view.artifacts
-        ],
+        metrics=view.metrics,  # type: ignore[arg-type]
+        artifacts=view.artifacts,  # type: ignore[arg-type]
         parent_run_id=row.parent_run_id or "",
         created_by=row.created_by,
     )

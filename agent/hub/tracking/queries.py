@@ -1,15 +1,34 @@
-"""Tracking lookups, always scoped by workspace, and whole runs loaded in a few queries."""
+"""Tracking lookups, always scoped by workspace, and whole runs loaded in one or two queries."""
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    Double,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -29,8 +48,10 @@ MAX_VALUE = 6000
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@dataclass
-class Summary:
+class Summary(TypedDict):
+    """A metric's summary; plain dicts, so a page of them is built from JSON without an
+    object per metric, and message constructors take them as they are."""
+
     key: str
     last: float
     min: float
@@ -75,13 +96,19 @@ RUN_COLUMNS = (
 )
 
 
+class ArtifactRef(TypedDict):
+    path: str
+    sha256: str
+    size: int
+
+
 @dataclass
 class RunView:
     run: RunFields
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[Summary] = field(default_factory=list)
-    artifacts: list[RunArtifactLink] = field(default_factory=list)
+    artifacts: list[ArtifactRef] = field(default_factory=list)
 
 
 def check_key(name: str, key: str) -> str:
@@ -155,60 +182,163 @@ def run_counts(s: Session, experiment_ids: Sequence[str]) -> dict[str, int]:
     return {experiment_id: int(n) for experiment_id, n in rows}
 
 
-def among(s: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """`column IN values`; one array parameter on PostgreSQL, where a list of 100 keys
-    would otherwise be expanded into 100 bind parameters, each named on every call."""
+def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
+    """Runs with params, tags, metric summaries and artifacts, in one statement for any
+    number of runs (plain tuples, no ORM objects)."""
+    if not runs:
+        return []
+    details = _details(s, [r.seq for r in runs])
+    return [_view(r, details.get(r.seq)) for r in runs]
+
+
+def page_views(s: Session, run_ids: Sequence[str]) -> list[RunView]:
+    """The runs of a search page, whole, in the order given: one statement on PostgreSQL
+    (each run's params, tags, summaries and artifacts aggregated into its row), two on
+    SQLite (the runs, then their details as one UNION ALL)."""
+    if not run_ids:
+        return []
     if s.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
+        rows = {row.id: row for row in s.execute(_aggregated_query(), {"keys": list(run_ids)})}
+        return [_view_aggregated(rows[r], *rows[r][len(RUN_COLUMNS) :]) for r in run_ids]
+    runs = {row.id: row for row in s.execute(select(*RUN_COLUMNS).where(Run.id.in_(run_ids)))}
+    details = _details(s, [runs[r].seq for r in run_ids])
+    return [_view(runs[r], details.get(runs[r].seq)) for r in run_ids]
 
 
-def summaries(s: Session, runs: Sequence[RunFields]) -> dict[str, list[Summary]]:
-    out: dict[str, list[Summary]] = {r.id: [] for r in runs}
-    rows = s.execute(
-        select(
-            MetricSeries.run_id,
-            MetricSeries.key,
-            MetricSeries.last,
-            MetricSeries.min,
-            MetricSeries.max,
-            MetricSeries.count,
-            MetricSeries.last_step,
-        )
-        .where(among(s, MetricSeries.run_seq, [r.seq for r in runs]))
-        .order_by(MetricSeries.run_seq, MetricSeries.key)
-    )
-    for run_id, key, last, low, high, count, last_step in rows:
-        out[run_id].append(Summary(key, last, low, high, count, last_step))
+@dataclass(slots=True)
+class _Details:
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[Summary] = field(default_factory=list)
+    artifacts: list[ArtifactRef] = field(default_factory=list)
+
+
+def _view(run: RunFields, details: _Details | None) -> RunView:
+    if details is None:
+        return RunView(run)
+    return RunView(run, details.params, details.tags, details.metrics, details.artifacts)
+
+
+# Kinds of the rows of `_details`' UNION ALL, in the order they sort within a run.
+_PARAM, _TAG, _METRIC, _ARTIFACT = 0, 1, 2, 3
+
+
+def _in_keys(column: Any, postgres: bool) -> ColumnElement[bool]:
+    """`column IN :keys`: one array parameter on PostgreSQL, expanded on SQLite."""
+    if postgres:
+        return column == any_(bindparam("keys", type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(bindparam("keys", expanding=True))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _details_query(postgres: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """Built once per dialect: constructing it costs more than running it."""
+    text, number, integer = (cast(null(), t) for t in (Text, Double, BigInteger))
+    parts = [
+        select(literal(_PARAM), RunParam.run_seq, RunParam.key, RunParam.value,
+               number, number, number, integer, integer)
+        .where(_in_keys(RunParam.run_seq, postgres)),
+        select(literal(_TAG), RunTag.run_seq, RunTag.key, RunTag.value,
+               number, number, number, integer, integer)
+        .where(_in_keys(RunTag.run_seq, postgres)),
+        select(literal(_METRIC), MetricSeries.run_seq, MetricSeries.key, text,
+               MetricSeries.last, MetricSeries.min, MetricSeries.max, MetricSeries.count,
+               MetricSeries.last_step)
+        .where(_in_keys(MetricSeries.run_seq, postgres)),
+        select(literal(_ARTIFACT), Run.seq, RunArtifactLink.path, RunArtifactLink.sha256,
+               number, number, number, RunArtifactLink.size, integer)
+        .join(Run, Run.id == RunArtifactLink.run_id)
+        .where(_in_keys(Run.seq, postgres)),
+    ]  # fmt: skip
+    return union_all(*parts).order_by(literal_column("1"), literal_column("3"))
+
+
+def _details(s: Session, seqs: Sequence[int]) -> dict[int, _Details]:
+    """Params, tags, summaries (by key) and artifacts (by path) of runs, keyed by run key,
+    as one UNION ALL of uniform rows: (kind, run key, key, text, last, min, max, count,
+    last step)."""
+    query = _details_query(s.get_bind().dialect.name == "postgresql")
+    out: dict[int, _Details] = {seq: _Details() for seq in seqs}
+    for kind, seq, key, text, last, low, high, count, last_step in s.execute(
+        query, {"keys": list(seqs)}
+    ):
+        found = out[seq]
+        if kind == _METRIC:
+            found.metrics.append(
+                Summary(key=key, last=last, min=low, max=high, count=count, last_step=last_step)
+            )
+        elif kind == _PARAM:
+            found.params[key] = text
+        elif kind == _TAG:
+            found.tags[key] = text
+        else:
+            found.artifacts.append(ArtifactRef(path=key, sha256=text, size=count))
     return out
 
 
-def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
-    """Runs with params, tags, metric summaries and artifacts: four queries for any number,
-    each returning plain tuples (no ORM objects are built for a page of runs)."""
-    views = {r.id: RunView(r) for r in runs}
-    if not views:
-        return []
-    seqs = [r.seq for r in runs]
-    query = select(RunParam.run_id, RunParam.key, RunParam.value)
-    for run_id, key, value in s.execute(query.where(among(s, RunParam.run_seq, seqs))):
-        views[run_id].params[key] = value
-    query = select(RunTag.run_id, RunTag.key, RunTag.value)
-    for run_id, key, value in s.execute(query.where(among(s, RunTag.run_seq, seqs))):
-        views[run_id].tags[key] = value
-    for run_id, items in summaries(s, runs).items():
-        views[run_id].metrics = items
-    links = select(RunArtifactLink).where(among(s, RunArtifactLink.run_id, list(views)))
-    for link in s.scalars(links.order_by(RunArtifactLink.path)):
-        views[link.run_id].artifacts.append(link)
-    return [views[r.id] for r in runs]
+@functools.cache
+def _aggregated_query() -> Select[*tuple[Any, ...]]:
+    """PostgreSQL: one row per run, its details as JSON text (built once).
+
+    A run's summaries are one JSON array per column (`json_agg` of a column is cheap),
+    read from a subquery in index order: records or `json_build_array` per summary cost
+    the server several times as much (a type lookup per row), and an ORDER BY inside
+    the aggregates a sort per run."""
+    p, t, m, a = RunParam, RunTag, MetricSeries, RunArtifactLink
+    params = select(func.json_object_agg(p.key, p.value)).where(p.run_seq == Run.seq)
+    tags = select(func.json_object_agg(t.key, t.value)).where(t.run_seq == Run.seq)
+    metric = (
+        select(m.key, m.last, m.min, m.max, m.count, m.last_step)
+        .where(m.run_seq == Run.seq)
+        .order_by(m.key)
+        .correlate(Run)
+        .subquery("m")
+    )
+    link = (
+        select(a.path, a.sha256, a.size)
+        .where(a.run_id == Run.id)
+        .order_by(a.path)
+        .correlate(Run)
+        .subquery("a")
+    )
+    metrics = select(func.json_build_array(*(func.json_agg(column) for column in metric.c)))
+    artifacts = select(func.json_agg(link.table_valued()))
+    return select(
+        *RUN_COLUMNS,
+        *(cast(q.scalar_subquery(), Text) for q in (params, tags, metrics, artifacts)),
+    ).where(_in_keys(Run.id, postgres=True))
 
 
-def page_runs(s: Session, run_ids: Sequence[str]) -> list[Any]:
-    """The runs of a search page as rows of RUN_COLUMNS, in the order given."""
-    query = select(*RUN_COLUMNS).where(among(s, Run.id, run_ids))
-    rows = {row.id: row for row in s.execute(query)}
-    return [rows[r] for r in run_ids]
+def _view_aggregated(
+    run: RunFields, params: str | None, tags: str | None, metrics: str | None, links: str | None
+) -> RunView:
+    """A run from its aggregated row: JSON parsed with orjson (metric values are always
+    finite, and PostgreSQL writes floats with round-trip digits, so JSON holds them
+    exactly). Summaries by key and artifacts by path, whatever order the server fed the
+    aggregates in."""
+    summaries: list[Summary] = []
+    keys, lasts, lows, highs, counts, steps = orjson.loads(metrics) if metrics else _NO_METRICS
+    if keys is not None:
+        summaries = [
+            {"key": k, "last": v, "min": lo, "max": hi, "count": n, "last_step": step}
+            for k, v, lo, hi, n, step in zip(keys, lasts, lows, highs, counts, steps, strict=True)
+        ]
+        summaries.sort(key=_by_key)
+    artifacts: list[ArtifactRef] = orjson.loads(links) if links else []
+    artifacts.sort(key=_by_path)
+    return RunView(
+        run,
+        orjson.loads(params) if params else {},
+        orjson.loads(tags) if tags else {},
+        summaries,
+        artifacts,
+    )
+
+
+# The columns of a run without metrics (`json_agg` of no rows is null).
+_NO_METRICS: tuple[Any, ...] = (None,) * 6
+_by_key = operator.itemgetter("key")
+_by_path = operator.itemgetter("path")
 
 
 def runs_by_id(s: Session, workspace_id: str, run_ids: Sequence[str]) -> list[Run]:

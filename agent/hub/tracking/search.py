@@ -183,9 +183,27 @@ def _after(sorts: list[_Sort], values: list[Any], run_id: str) -> ColumnElement[
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     page: Select[Any]
-    # The matching runs' keys, unordered: what the total counts or estimates.
-    matching: Select[Any]
     sorts: list[_Sort]
+
+
+def sorts(order: Sequence[OrderKey]) -> list[_Sort]:
+    """The sort keys of `order` (what a cursor holds), without building a query."""
+    return _sorts(order)[0]
+
+
+def _scope(workspace_id: str, experiment_ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    scope = [Run.workspace_id == workspace_id]
+    if experiment_ids is not None:
+        scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
+    return scope
+
+
+def matching(
+    workspace_id: str, experiment_ids: Sequence[str] | None, clauses: Sequence[Clause]
+) -> Select[Any]:
+    """The matching runs' keys, unordered: what the total counts or estimates."""
+    scope = _scope(workspace_id, experiment_ids)
+    return select(Run.seq).where(*scope, *(condition(c) for c in clauses))
 
 
 def build(
@@ -204,10 +222,7 @@ def build(
     `window`, only runs whose value of that metric is at or before it in that order."""
     sorts, joins = _sorts(order)
     driver = joins[0][1] if joins and present is True else None
-    scope = [Run.workspace_id == workspace_id]
-    if experiment_ids is not None:
-        scope.append(Run.experiment_id.in_(experiment_ids) if experiment_ids else false())
-    matching = select(Run.seq).where(*scope, *(condition(c) for c in clauses))
+    scope = _scope(workspace_id, experiment_ids)
     query = select(Run.id, *(s.expression for s in sorts))
     if driver is not None:
         # Driven by the order metric's (key, last, run_seq) index, read in order and
@@ -233,7 +248,7 @@ def build(
     for sort in sorts:
         expr = sort.expression
         ordering.append((expr.desc() if sort.descending else expr.asc()).nulls_last())
-    return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), matching, sorts)
+    return SearchQuery(query.order_by(*ordering, Run.id).limit(limit), sorts)
 
 
 Make = Callable[[tuple[list[Any], str] | None, int, bool | None, float | None], SearchQuery]
