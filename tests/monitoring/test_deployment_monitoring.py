@@ -11,25 +11,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from modelfleet.client import HubClient, InvalidArgument
+from modelfleet.client import InvalidArgument
 from tests.fleet.conftest import EnrolAgent, admin, enrol_agent, hub, sample_models  # noqa: F401
 from tests.fleet.fleethelp import WORKSPACE, Admin
 from tests.monitoring.monitored import profile_document, reference_rows
-from tests.monitoring.traffic import infer
+from tests.monitoring.traffic import hub_windows, infer
 from tests.serving.agentproc import Rest
 
 pytestmark = pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
 
 SETTINGS = {"drift": {"window_rows": 500, "features": {"f00": {"threshold": 1000.0}}}}
-
-
-def _windows(client: HubClient, expected: int, timeout: float = 60.0) -> list[object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = client.query_drift("watched", "staging")
-        if len(found) >= expected or time.monotonic() > deadline:
-            return list(found)
-        time.sleep(0.25)
 
 
 def _send(rest: Rest, rows: object) -> None:
@@ -73,7 +64,7 @@ def test_monitoring_settings_from_the_hub_shape_the_agents_windows(
     # 500-row windows: 1,000 calm then 1,000 shifted rows close four of them.
     _send(rest, reference_rows(1000, seed=1))
     _send(rest, reference_rows(1000, seed=2, shift=1.0, shifted=14))
-    windows = _windows(client, 4)
+    windows = hub_windows(client, "watched", 4)
     assert [w.report.n_rows for w in windows] == [500] * 4, agent.log()[-2000:]
     newest = windows[0].report
     assert newest.dataset_drifted
@@ -98,7 +89,7 @@ def test_monitoring_settings_from_the_hub_shape_the_agents_windows(
         assert time.monotonic() < deadline, agent.log()[-2000:]
         time.sleep(0.2)
     _send(rest, reference_rows(1000, seed=3, shift=1.0, shifted=14))
-    windows = _windows(client, 5)
+    windows = hub_windows(client, "watched", 5)
     assert windows[0].report.n_rows == 1000, [w.report.n_rows for w in windows]
     assert windows[0].report.feature("f00").drifted
 

@@ -9,23 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from modelfleet.client import HubClient
 from tests.fleet.conftest import EnrolAgent, admin, enrol_agent, hub, sample_models  # noqa: F401
 from tests.fleet.fleethelp import Admin
 from tests.monitoring.monitored import profile_document, reference_rows
-from tests.monitoring.traffic import infer
+from tests.monitoring.traffic import hub_windows, infer
 from tests.serving.agentproc import Rest
 
 pytestmark = pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
-
-
-def _windows(client: HubClient, expected: int, timeout: float = 60.0) -> list[object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = client.query_drift("watched", "staging")
-        if len(found) >= expected or time.monotonic() > deadline:
-            return list(found)
-        time.sleep(0.25)
 
 
 def test_drift_reports_reach_the_hub_once(
@@ -52,7 +42,7 @@ def test_drift_reports_reach_the_hub_once(
         for start in range(0, 1000, 100):
             infer(rest, rows[start : start + 100], model="watched")
 
-    windows = _windows(admin.client, 2)
+    windows = hub_windows(admin.client, "watched", 2)
     assert len(windows) == 2, agent.log()[-2000:]
     newest, oldest = windows  # newest first
     assert (newest.deployment, newest.model_name, newest.model_version) == (

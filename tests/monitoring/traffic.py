@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from modelfleet.client import HubClient
 from modelfleet.proto.v1 import agent_pb2
 from tests.monitoring.monitored import MODEL
 from tests.serving.agentproc import Agent, Rest
@@ -24,6 +25,19 @@ def infer(rest: Rest, rows: np.ndarray, request_id: str = "", model: str = MODEL
     response = rest.post(f"/v2/models/{model}/infer", body)
     assert response.status == 200, response.body
     return response.json()
+
+
+def hub_windows(
+    client: HubClient, deployment: str, expected: int, timeout: float = 60.0
+) -> list[Any]:
+    """The deployment's drift windows on the hub (staging, newest first), once at least
+    `expected` arrived or the timeout passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.query_drift(deployment, "staging")
+        if len(found) >= expected or time.monotonic() > deadline:
+            return list(found)
+        time.sleep(0.25)
 
 
 def send(rest: Rest, rows: np.ndarray, per_request: int = 50) -> None:

@@ -13,11 +13,10 @@ import dataclasses
 import math
 from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from modelfleet.agent.hub import validation
 from modelfleet.agent.hub.deployments.spec import KeyRecord, Spec
 from modelfleet.agent.hub.errors import InvalidArgument, NotFound
+from modelfleet.agent.hub.services.convert import timestamp
 from modelfleet.fleet.inference_keys import digest_of, new_secret
 from modelfleet.proto.v1 import deployments_pb2
 
@@ -67,14 +66,12 @@ def revoke(spec: Spec, key_id: str) -> tuple[Spec, KeyRecord]:
 
 
 def info(record: KeyRecord) -> deployments_pb2.InferenceKeyInfo:
-    created = Timestamp()
-    if record.created_at:
-        created.FromDatetime(datetime.fromisoformat(record.created_at))
+    created = datetime.fromisoformat(record.created_at) if record.created_at else None
     return deployments_pb2.InferenceKeyInfo(
         id=record.id,
         name=record.name,
         rate_per_s=record.rate_per_s,
         burst=record.burst,
         created_by=record.created_by,
-        created_at=created,
+        created_at=timestamp(created),
     )

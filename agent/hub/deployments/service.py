@@ -202,30 +202,18 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
         self, request: deployments_pb2.CreateInferenceKeyRequest, context: Context
     ) -> deployments_pb2.CreateInferenceKeyResponse:
         keys.check_limits(request.rate_per_s, request.burst)
-        issued: list[tuple[KeyRecord, str]] = []
+        secrets: list[str] = []
 
-        def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
-            current = Spec.from_json(
-                _require(row, request.deployment, request.environment, "deployment").spec_json
-            )
+        def issue(current: Spec) -> tuple[Spec, KeyRecord]:
+            actor = current_call().user.username
             spec, secret = keys.issue(
-                current,
-                request.name,
-                request.rate_per_s,
-                request.burst,
-                current_call().user.username,
+                current, request.name, request.rate_per_s, request.burst, actor
             )
-            record = spec.inference_keys[-1]
-            issued.append((record, secret))
-            current_call().details.update(key_id=record.id, key_name=record.name)
-            return spec, "keys"
+            secrets.append(secret)
+            return spec, spec.inference_keys[-1]
 
-        await self._change(
-            request.deployment, request.environment, request.reason, change,
-            name_field="deployment", sets=frozenset({"inference_keys"}),
-        )  # fmt: skip
-        record, secret = issued[0]
-        return deployments_pb2.CreateInferenceKeyResponse(key=keys.info(record), secret=secret)
+        record = await self._change_keys(request, issue)
+        return deployments_pb2.CreateInferenceKeyResponse(key=keys.info(record), secret=secrets[0])
 
     async def ListInferenceKeys(
         self, request: deployments_pb2.ListInferenceKeysRequest, context: Context
@@ -243,14 +231,22 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
     async def RevokeInferenceKey(
         self, request: deployments_pb2.RevokeInferenceKeyRequest, context: Context
     ) -> deployments_pb2.InferenceKeyInfo:
-        revoked: list[KeyRecord] = []
+        record = await self._change_keys(request, lambda spec: keys.revoke(spec, request.id))
+        return keys.info(record)
+
+    async def _change_keys(
+        self,
+        request: deployments_pb2.CreateInferenceKeyRequest
+        | deployments_pb2.RevokeInferenceKeyRequest,
+        edit: Callable[[Spec], tuple[Spec, KeyRecord]],
+    ) -> KeyRecord:
+        """A "keys" revision of an existing deployment; the key it added or removed."""
+        changed: list[KeyRecord] = []
 
         def change(s: Session, row: DeploymentRow | None) -> tuple[Spec, str]:
-            current = Spec.from_json(
-                _require(row, request.deployment, request.environment, "deployment").spec_json
-            )
-            spec, record = keys.revoke(current, request.id)
-            revoked.append(record)
+            found = _require(row, request.deployment, request.environment, "deployment")
+            spec, record = edit(Spec.from_json(found.spec_json))
+            changed.append(record)
             current_call().details.update(key_id=record.id, key_name=record.name)
             return spec, "keys"
 
@@ -258,7 +254,7 @@ class DeploymentsServicer(deployments_pb2_grpc.DeploymentsServicer):
             request.deployment, request.environment, request.reason, change,
             name_field="deployment", sets=frozenset({"inference_keys"}),
         )  # fmt: skip
-        return keys.info(revoked[0])
+        return changed[0]
 
     # -- one change = one revision, one audit row, one push ------------------------------
 
