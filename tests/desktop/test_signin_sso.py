@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -20,8 +21,9 @@ from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
 from modelfleet.agent.hub.mfa.totp import code_at, current_step
-from modelfleet.client import Profile, account_name
-from modelfleet.desktop.app import Desktop
+from modelfleet.client import FileStore, Profile, account_name
+from modelfleet.desktop.app import Desktop, build_desktop
+from modelfleet.desktop.services.hub_session import HubSessionService, ProfileBook
 from modelfleet.desktop.widgets.totp_dialog import qr_image
 from tests.conftest import RunningHub
 from tests.desktop import test_signin as _signin
@@ -29,7 +31,6 @@ from tests.desktop.test_signin import TIMEOUT_MS, admin_client, sign_in
 from tests.sso.browser import authorize
 from tests.sso.conftest import HUB_CLIENT, OidcProvider, oidc_provider
 
-desktop = _signin.desktop
 hub_db_url = _signin.hub_db_url
 private_data_dir = _signin.private_data_dir
 __all__ = ["desktop", "hub_db_url", "oidc_provider", "private_data_dir"]
@@ -46,6 +47,18 @@ def hub_env() -> dict[str, str]:
         # make a few on purpose, and the back-off has its own tests.
         "MODELFLEET_HUB_THROTTLE_FREE_ATTEMPTS": "20",
     }
+
+
+@pytest.fixture
+def desktop(qtbot, tmp_path: Path) -> Iterator[Desktop]:
+    """As the sign-in tests' one, with the default call timeout: these sign-ins hash a
+    password, check a code and talk to the identity provider on a shared, busy machine."""
+    service = HubSessionService(FileStore(tmp_path / "credentials.json"))
+    built = build_desktop(session_service=service, profiles=ProfileBook(tmp_path / "profiles"))
+    qtbot.addWidget(built.window)
+    built.window.show()
+    yield built
+    built.shutdown()
 
 
 @pytest.fixture
