@@ -51,7 +51,8 @@ class DriftTracker:
     that budget, arriving requests are not accumulated: a window filled meanwhile could
     only be evaluated after the waiting one, by which time newer windows would have closed,
     so accumulating it would be work thrown away. The rows are counted (`requests_skipped`)
-    and the next window starts, from scratch, with the first drain after the evaluation. At
+    and the next window starts, from scratch, with the first drain after the evaluation
+    (the event loop stops handing requests over while `waiting`). At
     low rates every window is evaluated as it closes and nothing is skipped; under heavy
     traffic drift is measured on whole windows of consecutive rows, as many as the budget
     allows, and accumulating costs little more than evaluating.
@@ -83,6 +84,11 @@ class DriftTracker:
     @property
     def last(self) -> DriftReport | None:
         return self.reports[-1] if self.reports else None
+
+    @property
+    def waiting(self) -> bool:
+        """A closed window waits for the evaluation budget (arriving requests are skipped)."""
+        return bool(self._pending)
 
     @property
     def rows_in_open_window(self) -> int:

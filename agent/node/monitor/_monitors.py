@@ -65,6 +65,10 @@ class VersionMonitor:
         self.drift: DriftTracker | None = None
         self.drift_reason = "waiting for the first request"
         self._drift_started = False
+        #: read by the event loop for every request: hand it to the drift worker? False
+        #: once drift turned out to be off for this version, and while a closed window
+        #: waits for the evaluation budget (the worker would not accumulate it anyway)
+        self.wants_drift = True
         self._sink = sink
         outputs = [s.name for s in mv.model.signature.outputs]
         self.output_names = outputs
@@ -74,11 +78,6 @@ class VersionMonitor:
         self.prediction = _pick(settings.get("prediction"), outputs, 0) or 0
         self.score = _pick(settings.get("score"), outputs, 1 if len(outputs) > 1 else None)
         self._drift_settings = settings.get("drift")
-
-    @property
-    def wants_drift(self) -> bool:
-        """False once drift turned out to be off for this version (nothing to hand over)."""
-        return self.drift is not None or not self._drift_started
 
     def drain(self) -> bool:
         """Worker thread: take what the event loop queued; start drift on first use (reading
@@ -93,21 +92,26 @@ class VersionMonitor:
             # Only now: the loop keeps handing requests over until drift is known to be off.
             self._drift_started = True
         if self.drift is None:
+            self.wants_drift = False
             return True
         try:
             reports = self.drift.update(inputs, outputs, self.output_names)
         except ColumnError as exc:
             self.drift, self.drift_reason = None, f"drift is off: {exc}"
+            self.wants_drift = False
             log.warning("[Monitor] model=%s version=%s %s", self.mv.name, self.mv.version,
                         self.drift_reason)  # fmt: skip
             return True
+        self.wants_drift = not self.drift.waiting
         self._report(reports)
         return True
 
     def tick(self) -> None:
         """Worker thread: evaluate windows that waited for the evaluation budget."""
         if self.drift is not None:
-            self._report(self.drift.evaluate_due())
+            reports = self.drift.evaluate_due()
+            self.wants_drift = not self.drift.waiting
+            self._report(reports)
 
     def _report(self, reports: list[DriftReport]) -> None:
         sink = self._sink()
