@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import insert
 
 from modelfleet.agent.hub.db.tracking_models import RunArtifactLink
+from modelfleet.agent.hub.tracking import search
 from modelfleet.agent.hub.tracking import total as total_module
 from modelfleet.proto.v1 import common_pb2, tracking_pb2
 from tests.tracking.conftest import Tracking, new_run
@@ -214,3 +215,43 @@ def test_totals_past_the_exact_limit_are_flagged_estimates_on_postgresql(
     # A page that holds every match is its own exact total, on either database.
     whole = first_page("metrics.auc >= 0.3", 10)
     assert (whole.total_count, whole.total_is_estimate) == (3, False)
+
+
+@pytest.mark.parametrize("window", [4096, 2])
+def test_filtered_pages_in_metric_order_match_the_filter_and_order(
+    tracking: Tracking, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filters on metrics, params and tags while the order metric's index is read in
+    windows (tiny windows: every page widens them and crosses into runs without it)."""
+    t = tracking
+    monkeypatch.setattr(search, "FIRST_WINDOW", window)
+    monkeypatch.setattr(search, "WINDOW_GROWTH", 2)
+    expected = []
+    for i in range(16):
+        auc = None if i % 5 == 4 else (i % 6) / 6
+        team = "risk" if i % 3 else "growth"
+        new_run(t, name=f"r{i:02d}", params={"lr": str(i / 100)}, tags={"team": team},
+                metrics={"loss": i / 16, **({"auc": auc} if auc is not None else {})})  # fmt: skip
+        if i / 16 > 0.1 and i / 100 < 0.13 and team == "risk":
+            expected.append((auc, f"r{i:02d}"))
+    seen, token = [], ""
+    while True:
+        response = t.stub.SearchRuns(
+            tracking_pb2.SearchRunsRequest(
+                filter="metrics.loss > 0.1 and params.lr < 0.13 and tags.team = 'risk'",
+                order_by=["metrics.auc DESC"],
+                page=common_pb2.PageRequest(page_size=3, page_token=token),
+            ),
+            metadata=t.viewer,
+        )
+        for r in response.runs:
+            seen.append((next((m.last for m in r.metrics if m.key == "auc"), None), r.id, r.name))
+        token = response.next_page_token
+        if not token:
+            break
+    assert sorted(name for *_, name in seen) == sorted(name for _, name in expected)
+    present = [s for s in seen if s[0] is not None]
+    missing = [s for s in seen if s[0] is None]
+    assert seen == present + missing and missing
+    assert present == sorted(present, key=lambda s: (-s[0], s[1]))  # type: ignore[operator]
+    assert missing == sorted(missing, key=lambda s: s[1])
