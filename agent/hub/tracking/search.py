@@ -89,7 +89,7 @@ def condition(
     def keyed(table: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
         if probe:
             return exists().where(table.run_seq == key_column, *where)
-        return key_column.in_(select(table.run_seq).where(*where))  # type: ignore[no-any-return]
+        return key_column.in_(select(table.run_seq).where(*where))
 
     kind, key, at = clause.operand.kind, clause.operand.key, clause.position
     if kind == "metrics":
