@@ -7,11 +7,12 @@ one with `--no-monitoring`. Rounds alternate between them (on, off, on, off, ...
 load from other work on the machine hits both alike; the ratios are the comparable figures:
 per round (on / the off round right after it) and overall, plus the agents' CPU time per
 request (from /proc, so a busy machine that slows both alike does not hide the cost).
-Prints one JSON line.
+`--rounds N` (default 5) sets the number of on/off round pairs. Prints one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -33,9 +34,10 @@ ROUNDS = 5
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads), or of one of its threads."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
@@ -43,6 +45,9 @@ FLAGS = ("--max-batch-size", "64", "--log-level", "warning")
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="on/off round pairs")
+    rounds = max(1, parser.parse_args().rounds)
     binary = ensure_tool("wrk", "wrk")
     result: dict[str, Any] = {
         "benchmark": "serving_drift",
@@ -51,7 +56,7 @@ def main() -> int:
         "model": f"{MODEL} (20 FP32 features), drift on inputs + label + probabilities_1",
         "connections": 16,
         "duration_s_per_round": DURATION_S,
-        "rounds": ROUNDS,
+        "rounds": rounds,
     }
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
         work = Path(tmp)
@@ -60,25 +65,32 @@ def main() -> int:
         off = start_agent(models, work / "off", *FLAGS, "--no-monitoring")
         rps: dict[str, list[float]] = {"on": [], "off": []}
         cpu_us: dict[str, list[float]] = {"on": [], "off": []}
+        loop_us: dict[str, list[float]] = {"on": [], "off": []}
         errors = 0
         try:
-            for _ in range(ROUNDS):
+            for _ in range(rounds):
                 for label, agent in (("on", on), ("off", off)):
-                    before = cpu_seconds(agent.proc.pid)
+                    pid = agent.proc.pid
+                    before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
                     measured = wrk(binary, agent, 16, work)
-                    used = cpu_seconds(agent.proc.pid) - before
+                    used = cpu_seconds(pid) - before
+                    loop_used = cpu_seconds(pid, pid) - loop_before
+                    requests = max(1, measured["requests"])
                     rps[label].append(measured["rps"])
-                    cpu_us[label].append(1e6 * used / max(1, measured["requests"]))
+                    cpu_us[label].append(1e6 * used / requests)
+                    loop_us[label].append(1e6 * loop_used / requests)
                     errors += measured["errors"] + measured["non2xx"]
             drift = snapshot(on).drift
         finally:
             on.stop()
             off.stop()
-    mean_on = sum(rps["on"]) / ROUNDS
-    mean_off = sum(rps["off"]) / ROUNDS
+    mean_on = sum(rps["on"]) / rounds
+    mean_off = sum(rps["off"]) / rounds
     ratios = sorted(a / b for a, b in zip(rps["on"], rps["off"], strict=True))
-    cpu_on = sum(cpu_us["on"]) / ROUNDS
-    cpu_off = sum(cpu_us["off"]) / ROUNDS
+    cpu_on = sum(cpu_us["on"]) / rounds
+    cpu_off = sum(cpu_us["off"]) / rounds
+    loop_on = sum(loop_us["on"]) / rounds
+    loop_off = sum(loop_us["off"]) / rounds
     result.update(
         rest_rps_monitoring_on=[round(r) for r in rps["on"]],
         rest_rps_monitoring_off=[round(r) for r in rps["off"]],
@@ -90,6 +102,10 @@ def main() -> int:
         cpu_us_per_request_on=round(cpu_on, 1),
         cpu_us_per_request_off=round(cpu_off, 1),
         cpu_cost_percent=round(100 * (cpu_on / cpu_off - 1), 1),
+        # the main thread runs the event loop, which every request goes through
+        loop_cpu_us_per_request_on=round(loop_on, 1),
+        loop_cpu_us_per_request_off=round(loop_off, 1),
+        loop_cpu_cost_percent=round(100 * (loop_on / loop_off - 1), 1),
         drift_windows_closed=drift.windows_closed,
         drift_batches_dropped=drift.batches_dropped,
         errors=errors,
