@@ -88,6 +88,10 @@ class Caller:
         self._tokens = tokens
         self._on_tokens = on_tokens
         self._lock = threading.Lock()
+        # Starting a call and closing the channel exclude each other: a call started on a
+        # closed channel is a clean Unavailable, never a call on a torn-down channel.
+        self._open_lock = threading.Lock()
+        self._closed = False
         self._margin = REFRESH_MARGIN
         self._auth = auth_pb2_grpc.AuthStub(channel)
 
@@ -193,8 +197,11 @@ class Caller:
             metadata = self._metadata(
                 scope, workspace, authenticated=authenticated, force_refresh=refreshed
             )
+            with self._open_lock:
+                self._check_open(rpc)
+                call = method.future(request, timeout=self.timeout, metadata=metadata)
             try:
-                return method(request, timeout=self.timeout, metadata=metadata)
+                return call.result()
             except grpc.RpcError as exc:
                 error = error_from_rpc(exc, rpc)
                 # An UNAUTHENTICATED call never ran, so even writes may go again once.
@@ -223,10 +230,23 @@ class Caller:
     ) -> Iterator[Resp]:
         """A server stream; the deadline covers the whole stream (scaled by the caller)."""
         metadata = self._metadata(scope, workspace, authenticated=True, force_refresh=False)
+        with self._open_lock:
+            self._check_open(rpc)
+            responses = method(request, timeout=self.timeout * 30, metadata=metadata)
         try:
-            yield from method(request, timeout=self.timeout * 30, metadata=metadata)
+            yield from responses
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, rpc) from exc
+
+    def close(self) -> None:
+        """Close the channel: calls in flight end as cancelled, new ones raise Unavailable."""
+        with self._open_lock:
+            self._closed = True
+            self.channel.close()
+
+    def _check_open(self, rpc: str) -> None:
+        if self._closed:
+            raise Unavailable(f"{rpc}: this client was closed", rpc=rpc)
 
 
 __all__ = ["CHANNEL_OPTIONS", "Caller", "Scope", "open_channel"]

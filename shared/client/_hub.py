@@ -97,7 +97,7 @@ class HubClient(RegistryCalls, TrackingCalls, FleetCalls, AlertsCalls, SignInCal
         return self._caller.workspace
 
     def close(self) -> None:
-        self._caller.channel.close()
+        self._caller.close()
 
     def __enter__(self) -> HubClient:
         return self
