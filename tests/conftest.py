@@ -27,6 +27,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+# Suite-wide check that no secret created by a test shows up in logs, audit rows or
+# responses (see tests/secret_watch.py; `-p no:secret_watch` turns it off).
+pytest_plugins = ("secret_watch",)
+
 PG_ADMIN_URL = os.environ.get(
     "MODELFLEET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from secret_watch import record_text
 
 SMTP_USER = "alerts@example.com"
 
@@ -90,6 +91,7 @@ class SmtpReceiver:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 receiver.messages.append(message_from_bytes(envelope.original_content))
+                record_text("e-mail received by the SMTP receiver", envelope.original_content)
                 receiver.received_at.append(time.monotonic())
                 return "250 OK"
 
@@ -134,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.fail_next -= 1
             else:
                 owner.requests.append((self.path, dict(self.headers.items()), body))
+                # The path is not scanned: for Slack and Teams the URL is the secret.
+                headers = "\n".join(f"{k}: {v}" for k, v in self.headers.items())
+                record_text("payload received by the HTTP receiver", f"{headers}\n\n{body!r}")
                 owner.received_at.append(time.monotonic())
         self.send_response(503 if failing else 200)
         self.send_header("Content-Length", "2")
