@@ -59,7 +59,8 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument(
         "--tls-from-hub",
         action="store_true",
-        help="serve TLS with the hub-issued key and certificate (it must name this host)",
+        help="serve TLS with the serving certificate the hub issued at join (for the names "
+        "the join token granted; clients trust serving-ca.pem from the data dir)",
     )
     _add_serving_options(run)
     run.set_defaults(func=_run)
@@ -213,7 +214,7 @@ def _join(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from modelfleet.agent.node.enrol import CREDENTIALS_FILE, DataDir, NotEnrolled
+    from modelfleet.agent.node.enrol import SERVING_FILE, DataDir, NotEnrolled
     from modelfleet.agent.node.fleet import FleetExtension, FleetSettings
     from modelfleet.agent.node.run import run_agent
 
@@ -222,7 +223,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.grace_s < 0:
         raise SystemExit("--grace-s must be >= 0")
     folder = DataDir(args.data_dir)
-    hub_pem = folder.root / CREDENTIALS_FILE if args.tls_from_hub else None
+    hub_pem = folder.root / SERVING_FILE if args.tls_from_hub else None
     config = _serving_config(args, None, folder.control_token, hub_pem)
     settings = FleetSettings(
         data_dir=args.data_dir,

@@ -48,6 +48,15 @@ class HubPaths:
         return self.tls / "server.key"
 
     @property
+    def serving_ca_cert(self) -> Path:
+        """Signs agents' serving certificates only (never the hub CA, which clients pin)."""
+        return self.tls / "serving-ca.pem"
+
+    @property
+    def serving_ca_key(self) -> Path:
+        return self.tls / "serving-ca.key"
+
+    @property
     def keys(self) -> Path:
         return self.root / "keys"
 

@@ -45,8 +45,14 @@ def _now() -> dt.datetime:
 
 
 def _create_ca(paths: HubPaths) -> None:
+    key, cert = _new_ca("modelfleet hub CA")
+    write_private_file(paths.ca_key, _private_pem(key))
+    write_private_file(paths.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _new_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "modelfleet hub CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
     cert = (
         x509.CertificateBuilder()
@@ -74,8 +80,7 @@ def _create_ca(paths: HubPaths) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    write_private_file(paths.ca_key, _private_pem(key))
-    write_private_file(paths.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert
 
 
 def _issue_server_cert(paths: HubPaths) -> None:
@@ -120,7 +125,8 @@ def server_cert_expiring(paths: HubPaths) -> bool:
 
 
 def ensure_tls(paths: HubPaths, *, renew: bool = False) -> None:
-    """Create the CA and server certificate when missing; with `renew`, re-issue an expiring one."""
+    """Create the CA, server certificate and serving CA when missing; with `renew`, re-issue
+    an expiring server certificate."""
     ensure_private_dir(paths.tls)
     if not paths.ca_cert.exists():
         _create_ca(paths)
@@ -129,6 +135,30 @@ def ensure_tls(paths: HubPaths, *, renew: bool = False) -> None:
     elif renew and server_cert_expiring(paths):
         log.info("server certificate expires within %s; issuing a new one", RENEW_BEFORE)
         _issue_server_cert(paths)
+    ensure_serving_ca(paths)
+
+
+def ensure_serving_ca(paths: HubPaths) -> None:
+    """Create the serving CA (signs agents' TLS server certificates) when missing. It is a
+    separate root: the hub CA, which people's clients pin, never signs an agent's server
+    certificate, so no agent can pose as the hub to them."""
+    if paths.serving_ca_cert.exists() and paths.serving_ca_key.exists():
+        return
+    ensure_private_dir(paths.tls)
+    key, cert = _new_ca("modelfleet agent serving CA")
+    write_private_file(paths.serving_ca_key, _private_pem(key))
+    write_private_file(paths.serving_ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+    log.info("created the serving CA for agents' TLS certificates")
+
+
+def load_serving_ca(paths: HubPaths) -> tuple[ec.EllipticCurvePrivateKey | None, bytes]:
+    """(key, certificate PEM) of the serving CA; (None, b"") when `ensure_tls` made none."""
+    if not (paths.serving_ca_cert.exists() and paths.serving_ca_key.exists()):
+        return None, b""
+    key = serialization.load_pem_private_key(paths.serving_ca_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{paths.serving_ca_key.name}: expected an EC private key")
+    return key, paths.serving_ca_cert.read_bytes()
 
 
 def ensure_signing_key(path: Path) -> None:

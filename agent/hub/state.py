@@ -45,6 +45,9 @@ class HubState:
     # The CA key signs agent certificates; the fleet runtime is built with the server.
     ca_key: ec.EllipticCurvePrivateKey | None = None
     fleet: FleetRuntime | None = None
+    # The serving CA signs agents' TLS server certificates (names from their join tokens).
+    serving_ca_key: ec.EllipticCurvePrivateKey | None = None
+    serving_ca_pem: bytes = b""
     # Channel secrets are sealed with this; the alerts runtime is built with the server.
     secrets: SecretBox | None = None
     alerts: AlertsRuntime | None = None
@@ -95,6 +98,10 @@ class HubState:
             _load_ca_key(paths),
         )
         state.secrets = load_secret_box(paths.secrets_keyring)
+        try:
+            state.serving_ca_key, state.serving_ca_pem = pki.load_serving_ca(paths)
+        except ValueError as exc:
+            raise DataDirError(str(exc)) from None
         return state
 
 

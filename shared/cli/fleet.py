@@ -23,6 +23,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--env", required=True, help="environment of the agent, e.g. production")
     p.add_argument("--labels", action="append", default=[], metavar="K=V[,K=V]")
     p.add_argument("--ttl", default="1h", help="lifetime: 30m, 1h, 2d (at most 7d)")
+    p.add_argument(
+        "--serving-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="DNS name or IP address the agent may serve TLS under (`run --tls-from-hub`); "
+        "repeat for more. The hub signs only these names",
+    )
     p.set_defaults(func=cmd_join_token)
 
     p = commands.add_parser("list", parents=[scoped], help="agents of the workspace")
@@ -64,11 +72,15 @@ def cmd_join_token(args: argparse.Namespace) -> int:
     ttl = parse_ttl(args.ttl)
     conn = connect(args)
     with conn.client:
-        token = conn.client.create_join_token(args.env, labels, ttl)
+        token = conn.client.create_join_token(
+            args.env, labels, ttl, serving_names=args.serving_name
+        )
     expires = token.expires_at.isoformat() if token.expires_at else "?"
+    serving = ", serving names: " + ",".join(args.serving_name) if args.serving_name else ""
     print(
         f"join token {token.token_id} for environment {args.env!r} "
-        f"(labels: {format_labels(labels) or 'none'}), single use, expires {expires}; run\n"
+        f"(labels: {format_labels(labels) or 'none'}{serving}), single use, expires {expires}; "
+        "run\n"
         "  modelfleet-agent join --hub HOST:PORT --token <token> --data-dir DIR",
         file=sys.stderr,
     )

@@ -74,10 +74,16 @@ class FleetCalls:
         labels: Mapping[str, str] | None = None,
         ttl_seconds: int = 0,
         *,
+        serving_names: Sequence[str] = (),
         workspace: str | None = None,
     ) -> JoinToken:
+        """A single-use join token. `serving_names` (DNS names, IP addresses) are the names the
+        hub will put in the agent's TLS serving certificate (`run --tls-from-hub`)."""
         request = fleet_pb2.CreateJoinTokenRequest(
-            environment=environment, labels=dict(labels or {}), ttl_seconds=ttl_seconds
+            environment=environment,
+            labels=dict(labels or {}),
+            ttl_seconds=ttl_seconds,
+            serving_names=list(serving_names),
         )
         m = self._fleet_call(
             "Fleet", "CreateJoinToken", request, idempotent=False, workspace=workspace

@@ -189,6 +189,8 @@ class AgentProcess:
     http_port: int = 0
     grpc_port: int = 0
     agent_id: str = ""
+    #: more `run` flags, e.g. ("--tls-from-hub",)
+    extra: tuple[str, ...] = ()
     _connections: dict[int, http.client.HTTPConnection] = field(default_factory=dict)
 
     def start(self) -> AgentProcess:
@@ -200,7 +202,7 @@ class AgentProcess:
                      "--http-port", "0", "--grpc-port", "0", "--ready-file", str(ready),
                      "--heartbeat-s", "1", "--rollup-window-s", str(self.rollup_window_s),
                      "--grace-s", str(self.grace_s), "--max-batch-size", "0",
-                     "--drain-timeout-s", "2"),
+                     "--drain-timeout-s", "2", *self.extra),
             stdout=log, stderr=subprocess.STDOUT, env=_clean_env(),
         )  # fmt: skip
         log.close()

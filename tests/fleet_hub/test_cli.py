@@ -42,6 +42,13 @@ def test_cli_enrols_deploys_splits_and_rolls_back(
     token = jointoken.decode(done.stdout.strip())  # the token alone on stdout
     assert token.ca_fingerprint == pki.fingerprint(hub.ca_pem)
     assert "single use" in done.stderr
+    named = _cli(hub, key, tmp_path, "agents", "join-token", "--env", "production",
+                 "--serving-name", "infer.example.test", "--serving-name", "10.0.0.7")  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert "serving names: infer.example.test,10.0.0.7" in named.stderr
+    wild = _cli(hub, key, tmp_path, "agents", "join-token", "--env", "production",
+                "--serving-name", "*.example.test")  # fmt: skip
+    assert wild.returncode != 0 and "serving_names" in wild.stderr, wild.stderr
     agent = hub.enrol("production")
     listed = _cli(hub, key, tmp_path, "agents", "list", "--env", "production")
     assert agent.agent_id in listed.stdout

@@ -47,6 +47,8 @@ def test_tls_pinning_private_files_and_idempotent_init(running_hub: RunningHub) 
         auth_pb2_grpc.AuthStub(channel).GetHubInfo(auth_pb2.GetHubInfoRequest(), timeout=3)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     secrets_ = ["tls/ca.key", "tls/server.key", "keys/token-signing.key", "keys/blobs.keyring"]
+    # The serving CA (agents' TLS certificates) lives beside the hub CA.
+    secrets_.append("tls/serving-ca.key")
     before = {}
     for rel in [*secrets_, "tls/ca.pem", "hub.json"]:
         path = running_hub.data_dir / rel

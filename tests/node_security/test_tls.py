@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ import grpc
 import pytest
 from cryptography import x509
 
-from modelfleet.agent.hub.fleet.certs import issue
+from modelfleet.agent.hub.fleet.certs import issue, issue_serving
 from modelfleet.agent.node.access import TlsError, hub_serving_files
 from modelfleet.agent.node.enrol._identity import csr_pem, key_pem, new_key
 from modelfleet.fleet import AgentIdentity
@@ -144,14 +145,64 @@ def test_hub_issued_certificate_says_what_it_lacks(ca: ThrowawayCa, tmp_path: Pa
 
 
 def test_run_tls_from_hub_refuses_an_unfit_certificate(ca: ThrowawayCa, tmp_path: Path) -> None:
-    _hub_issued(tmp_path, ca)
+    # serving.pem as `join` stores it, for a name the agent is not bound to.
+    key = new_key()
+    csr = x509.load_pem_x509_csr(csr_pem(key, "host1").encode())
+    pem = issue_serving(ca.key, cert_pem(ca.cert), csr, "a1", ["agent1.example.test"], 24)
+    (tmp_path / "serving.pem").write_bytes(key_pem(key) + pem.encode())
     done = subprocess.run(
         [str(AGENT_COMMAND), "run", "--data-dir", str(tmp_path), "--tls-from-hub",
-         "--http-port", "0", "--grpc-port", "0"],
+         "--host", "127.0.0.1", "--http-port", "0", "--grpc-port", "0"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0
-    assert "cannot serve TLS" in done.stderr and "serverAuth" in done.stderr
+    assert "serving.pem cannot serve TLS" in done.stderr
+    assert "a DNS or IP subjectAltName for '127.0.0.1'" in done.stderr
+    assert "--serving-name" in done.stderr
+
+
+def _served_serial(port: int, cafile: Path, alpn: list[str] | None = None) -> int:
+    context = ssl.create_default_context(cafile=str(cafile))
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as conn,
+    ):
+        der = conn.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def _write_pair(path: Path, ca: ThrowawayCa) -> int:
+    """Replace `path` (key + certificate, as serving.pem) in one rename; the new serial."""
+    key, cert = ca.issue(["localhost"], ["127.0.0.1"])
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(server_key_pem(key) + cert_pem(cert))
+    tmp.replace(path)
+    return int(cert.serial_number)
+
+
+def test_renewed_files_are_served_without_a_restart(
+    models: Path, spawn: Spawn, ca: ThrowawayCa, tmp_path: Path
+) -> None:
+    pair = tmp_path / "pair.pem"
+    first = _write_pair(pair, ca)
+    agent = spawn(models, "--tls-cert", str(pair), "--tls-key", str(pair))
+    cafile = ca.write_ca(tmp_path / "ca.pem")
+    assert _served_serial(agent.http_port, cafile) == first
+    assert _served_serial(agent.grpc_port, cafile, ["h2"]) == first
+    second = _write_pair(pair, ca)
+    assert _served_serial(agent.http_port, cafile) == second
+    assert _served_serial(agent.grpc_port, cafile, ["h2"]) == second
+    # A broken replacement keeps the last good pair serving.
+    pair.write_bytes(b"not a certificate")
+    assert _served_serial(agent.http_port, cafile) == second
+    assert _served_serial(agent.grpc_port, cafile, ["h2"]) == second
+    credentials = grpc.ssl_channel_credentials(root_certificates=cafile.read_bytes())
+    with grpc.secure_channel(f"localhost:{agent.grpc_port}", credentials) as channel:
+        stub = oip_grpc.GRPCInferenceServiceStub(channel)
+        assert stub.ServerLive(oip.ServerLiveRequest(), timeout=10).live
 
 
 def test_fitting_enrolled_certificate_is_reused(ca: ThrowawayCa, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
+import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -12,30 +14,71 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from modelfleet.agent.hub.errors import InvalidArgument
-from modelfleet.fleet.identity import AgentIdentity, IdentityError
+from modelfleet.fleet.identity import AGENT, AgentIdentity, IdentityError
 
 _CURVES = (ec.SECP256R1, ec.SECP384R1)
+MAX_SERVING_NAMES = 16
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
-def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
+def load_csr(csr_pem: str, field: str = "csr_pem") -> x509.CertificateSigningRequest:
     """A CSR with a valid self-signature over an EC P-256/P-384 or Ed25519 key."""
     try:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
     except ValueError:
-        raise InvalidArgument("csr_pem", "a PEM certificate signing request") from None
+        raise InvalidArgument(field, "a PEM certificate signing request") from None
     key = csr.public_key()
     if not (
         isinstance(key, ed25519.Ed25519PublicKey)
         or (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, _CURVES))
     ):
-        raise InvalidArgument("csr_pem", "an EC P-256/P-384 or Ed25519 public key")
+        raise InvalidArgument(field, "an EC P-256/P-384 or Ed25519 public key")
     try:
         valid = csr.is_signature_valid
     except InvalidSignature:
         valid = False
     if not valid:
-        raise InvalidArgument("csr_pem", "a request signed by its own key")
+        raise InvalidArgument(field, "a request signed by its own key")
     return csr
+
+
+def serving_names(names: list[str]) -> list[str]:
+    """The join token's serving names, normalised (lower case, canonical IPs, no duplicates);
+    InvalidArgument naming `serving_names` for anything but plain DNS names and IP addresses."""
+    if len(names) > MAX_SERVING_NAMES:
+        raise InvalidArgument(
+            "serving_names", f"at most {MAX_SERVING_NAMES} names", str(len(names))
+        )
+    out: list[str] = []
+    for name in names:
+        normal = _serving_name(name)
+        if normal not in out:
+            out.append(normal)
+    return out
+
+
+def _serving_name(name: str) -> str:
+    shown = repr(name[:80])
+    expected = "DNS names (no wildcards) or IP addresses"
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        if ip.is_unspecified or ip.is_multicast:
+            raise InvalidArgument("serving_names", "unicast IP addresses", shown)
+        return str(ip)
+    if "*" in name:
+        raise InvalidArgument("serving_names", f"{expected}; wildcards are not issued", shown)
+    lowered = name.lower()
+    labels = lowered.split(".")
+    if (
+        not 0 < len(lowered) <= 253
+        or not all(_DNS_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise InvalidArgument("serving_names", expected, shown)
+    return lowered
 
 
 def issue(
@@ -70,6 +113,61 @@ def issue(
         .sign(ca_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode(), not_after
+
+
+def issue_serving(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_pem: bytes,
+    csr: x509.CertificateSigningRequest,
+    agent_id: str,
+    names: list[str],
+    hours: float,
+) -> str:
+    """A TLS server certificate (serverAuth only) for the CSR's key naming exactly `names`
+    (already checked by `serving_names`) and the agent's URI; signed by the serving CA."""
+    ca_cert = x509.load_pem_x509_certificate(ca_pem)
+    now = dt.datetime.now(dt.UTC)
+    sans: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    sans.append(x509.UniformResourceIdentifier(AGENT + agent_id))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64])]))
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + dt.timedelta(hours=hours), ca_cert.not_valid_after_utc))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def granted_serving_names(ca_pem: bytes, cert_pem: str, agent_id: str) -> list[str]:
+    """The names of a serving certificate the serving CA issued to `agent_id` (expired or
+    not: its signature records what the join token granted); [] for anything else."""
+    try:
+        ca_cert = x509.load_pem_x509_certificate(ca_pem)
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+        cert.verify_directly_issued_by(ca_cert)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        return []
+    if AGENT + agent_id not in san.get_values_for_type(x509.UniformResourceIdentifier):
+        return []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return [*san.get_values_for_type(x509.DNSName), *ips]
 
 
 def identity_of(cert_pem: bytes) -> tuple[AgentIdentity, dt.datetime]:

@@ -19,6 +19,9 @@ DEFAULT_TTL = 3600
 MAX_TTL = 7 * 86400
 # One message for reused, expired, unknown and tampered tokens: no oracle for guessers.
 REFUSED = "join token refused: it is unknown, expired, already used or altered"
+# The token's serving names ride in its labels document under a key no label can have
+# (label keys start with a letter or digit); `token_grant` takes them out again.
+SERVING_NAMES_KEY = "@serving_names"
 
 
 class TokenRefused(Unauthenticated):
@@ -41,13 +44,17 @@ def create_token(
     created_by: str,
     ca_fingerprint: str,
     hub_hint: str,
+    serving_names: list[str] | None = None,
 ) -> tuple[JoinToken, JoinTokenRow]:
     token = JoinToken.generate(secrets.token_hex(16), ca_fingerprint, hub_hint)
+    doc: dict[str, str] = dict(labels)
+    if serving_names:
+        doc[SERVING_NAMES_KEY] = ",".join(serving_names)
     row = JoinTokenRow(
         id=token.token_id,
         workspace_id=workspace_id,
         environment=environment,
-        labels_json=orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode(),
+        labels_json=orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode(),
         secret_hash=token.secret_hash,
         created_by=created_by,
         expires_at=utcnow() + dt.timedelta(seconds=ttl_seconds),
@@ -55,6 +62,13 @@ def create_token(
     s.add(row)
     s.flush()
     return token, row
+
+
+def token_grant(row: JoinTokenRow) -> tuple[dict[str, str], list[str]]:
+    """(labels, serving names) a join token grants."""
+    labels: dict[str, str] = orjson.loads(row.labels_json)
+    names = labels.pop(SERVING_NAMES_KEY, "")
+    return labels, [n for n in names.split(",") if n]
 
 
 def consume_token(s: Session, text: str, ca_fingerprint: str) -> JoinTokenRow:
@@ -96,7 +110,7 @@ def enrol(
         id=identity.agent_id,
         workspace_id=identity.workspace_id,
         environment=identity.environment,
-        labels_json=token.labels_json,
+        labels_json=orjson.dumps(dict(identity.labels), option=orjson.OPT_SORT_KEYS).decode(),
         hostname=hostname,
         agent_version=agent_version,
         certificate_expires_at=certificate_expires_at,

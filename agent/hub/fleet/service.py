@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,6 +60,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         ttl = request.ttl_seconds or enrolment.DEFAULT_TTL
         if ttl > enrolment.MAX_TTL:
             raise InvalidArgument("ttl_seconds", f"at most {enrolment.MAX_TTL} (7 days)", str(ttl))
+        names = certs.serving_names(list(request.serving_names))
 
         def create(s: Session) -> fleet_pb2.CreateJoinTokenResponse:
             token, row = enrolment.create_token(
@@ -70,13 +72,12 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 created_by=call.user.username,
                 ca_fingerprint=self._hub.ca_fingerprint,
                 hub_hint=self._fleet.hub_hint,
+                serving_names=names,
             )
-            record(
-                s,
-                call,
-                target=f"join-token:{row.id}",
-                details={"environment": env, "labels": labels, "ttl_seconds": ttl},
-            )
+            details: dict[str, object] = {"environment": env, "labels": labels, "ttl_seconds": ttl}
+            if names:
+                details["serving_names"] = names
+            record(s, call, target=f"join-token:{row.id}", details=details)
             return fleet_pb2.CreateJoinTokenResponse(
                 token=token.encode(), token_id=row.id, expires_at=timestamp(row.expires_at)
             )
@@ -143,6 +144,11 @@ class EnrollmentServicer(fleet_pb2_grpc.EnrollmentServicer):
     ) -> fleet_pb2.JoinResponse:
         call = current_call()
         csr = certs.load_csr(request.csr_pem)
+        serving_csr = (
+            certs.load_csr(request.serving_csr_pem, "serving_csr_pem")
+            if request.serving_csr_pem
+            else None
+        )
         if self._hub.ca_key is None:
             raise FailedPrecondition("this hub has no CA key to sign agent certificates")
         ca_key = self._hub.ca_key
@@ -150,10 +156,10 @@ class EnrollmentServicer(fleet_pb2_grpc.EnrollmentServicer):
 
         def join(s: Session) -> fleet_pb2.JoinResponse:
             token = enrolment.consume_token(s, request.token, self._hub.ca_fingerprint)
-            identity = AgentIdentity(
-                new_id(), token.workspace_id, token.environment, orjson.loads(token.labels_json)
-            )
+            labels, names = enrolment.token_grant(token)
+            identity = AgentIdentity(new_id(), token.workspace_id, token.environment, labels)
             cert_pem, not_after = certs.issue(ca_key, self._hub.ca_pem, csr, identity, hours)
+            serving_pem = self._serving_certificate(serving_csr, identity.agent_id, names)
             agent = enrolment.enrol(
                 s,
                 token,
@@ -168,7 +174,11 @@ class EnrollmentServicer(fleet_pb2_grpc.EnrollmentServicer):
                 target=f"agent:{agent.id}",
                 workspace_id=agent.workspace_id,
                 actor=("agent", agent.id, agent.hostname[:128]),
-                details={"token_id": token.id, "environment": agent.environment},
+                details={
+                    "token_id": token.id,
+                    "environment": agent.environment,
+                    "serving_names": names if serving_pem else [],
+                },
             )
             return fleet_pb2.JoinResponse(
                 agent_id=agent.id,
@@ -179,6 +189,8 @@ class EnrollmentServicer(fleet_pb2_grpc.EnrollmentServicer):
                 labels=identity.labels,
                 manifest_public_key_pem=self._manifest_key_pem(),
                 agent_port=self._fleet.agent_port,
+                serving_certificate_pem=serving_pem,
+                serving_ca_pem=self._hub.serving_ca_pem.decode() if serving_pem else "",
             )
 
         try:
@@ -209,22 +221,54 @@ class EnrollmentServicer(fleet_pb2_grpc.EnrollmentServicer):
         agent_id = call.user.user_id
         call.target = f"agent:{agent_id}"
         csr = certs.load_csr(request.csr_pem)
+        serving_csr = (
+            certs.load_csr(request.serving_csr_pem, "serving_csr_pem")
+            if request.serving_csr_pem
+            else None
+        )
         if self._hub.ca_key is None:
             raise FailedPrecondition("this hub has no CA key to sign agent certificates")
         ca_key = self._hub.ca_key
         hours = self._hub.settings.agent_certificate_hours
+        # The names the join token granted, as the serving CA's signature on the agent's
+        # current serving certificate records them: never names the agent asks for.
+        names = (
+            certs.granted_serving_names(
+                self._hub.serving_ca_pem, request.serving_certificate_pem, agent_id
+            )
+            if serving_csr is not None and self._hub.serving_ca_pem
+            else []
+        )
 
-        def renew(s: Session) -> str:
+        def renew(s: Session) -> fleet_pb2.RenewCertificateResponse:
             agent = s.get_one(Agent, agent_id)
             identity = AgentIdentity(
                 agent.id, agent.workspace_id, agent.environment, orjson.loads(agent.labels_json)
             )
             cert_pem, not_after = certs.issue(ca_key, self._hub.ca_pem, csr, identity, hours)
+            serving_pem = self._serving_certificate(serving_csr, agent.id, names)
             agent.certificate_expires_at = not_after
-            record(s, call, details={"expires_at": not_after.isoformat()})
-            return cert_pem
+            details: dict[str, object] = {"expires_at": not_after.isoformat()}
+            if serving_pem:
+                details["serving_names"] = names
+            record(s, call, details=details)
+            return fleet_pb2.RenewCertificateResponse(
+                certificate_pem=cert_pem,
+                serving_certificate_pem=serving_pem,
+                serving_ca_pem=self._hub.serving_ca_pem.decode() if serving_pem else "",
+            )
 
-        return fleet_pb2.RenewCertificateResponse(certificate_pem=await self._hub.db.write(renew))
+        return await self._hub.db.write(renew)
+
+    def _serving_certificate(
+        self, csr: x509.CertificateSigningRequest | None, agent_id: str, names: list[str]
+    ) -> str:
+        """A serving certificate for exactly `names`, or "" (no names, CSR or serving CA)."""
+        key = self._hub.serving_ca_key
+        if csr is None or not names or key is None:
+            return ""
+        hours = self._hub.settings.agent_certificate_hours
+        return certs.issue_serving(key, self._hub.serving_ca_pem, csr, agent_id, names, hours)
 
     def _manifest_key_pem(self) -> str:
         key = self._hub.manifest_key

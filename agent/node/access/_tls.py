@@ -1,8 +1,10 @@
-"""TLS for the agent's HTTP and gRPC ports: user-provided PEM files or the hub-issued pair."""
+"""TLS for the agent's HTTP and gRPC ports: user-provided PEM files or the hub-issued pair
+(a serving certificate from the hub's serving CA, for the names the join token granted)."""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import ssl
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ import grpc
 
 from modelfleet.agent.node.access._hosts import is_wildcard
 
+log = logging.getLogger(__name__)
 _PRIVATE_KEY = re.compile(
     rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.S
 )
@@ -24,27 +27,94 @@ class TlsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """PEM certificate chain and private key (`key` may be inside `cert`, as in agent.pem)."""
+    """PEM certificate chain and private key (`key` may be inside `cert`, as in serving.pem).
+
+    Both servers re-read the files when they change (a renewal or a rotation replaces them),
+    for the connections that start afterwards; unusable new files keep the old ones serving.
+    """
 
     cert: Path
     key: Path
 
     def ssl_context(self) -> ssl.SSLContext:
         """Server context for asyncio (TLS 1.2+); raises TlsError for unusable files."""
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(self.cert, self.key)
-        except (OSError, ssl.SSLError) as exc:
-            raise TlsError(
-                f"cannot use certificate {self.cert} with key {self.key}: {exc}"
-            ) from None
-        return context
+        return _ReloadingContext.serving(self)
 
     def grpc_credentials(self) -> grpc.ServerCredentials:
+        stamp = [self.stamp()]
+        initial = self._grpc_configuration()
+
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            # gRPC asks before each handshake; None keeps the current pair.
+            now = self.stamp()
+            if now == stamp[0]:
+                return None
+            stamp[0] = now
+            try:
+                self.ssl_context()  # the pair must match before gRPC gets it
+                configuration = self._grpc_configuration()
+            except (TlsError, OSError) as exc:
+                log.warning("keeping the current TLS certificate on the gRPC port: %s", exc)
+                return None
+            log.info("gRPC port: serving the new TLS certificate from %s", self.cert)
+            return configuration
+
+        # The stubs miss that the fetcher may answer None ("no change"), as gRPC documents.
+        return grpc.dynamic_ssl_server_credentials(initial, fetch)  # type: ignore[arg-type]
+
+    def _grpc_configuration(self) -> grpc.ServerCertificateConfiguration:
         cert = self.cert.read_bytes()
         key = self.key.read_bytes()
-        return grpc.ssl_server_credentials([(_only_key(key), _only_certs(cert))])
+        return grpc.ssl_server_certificate_configuration([(_only_key(key), _only_certs(cert))])
+
+    def stamp(self) -> tuple[int, ...]:
+        """Changes whenever either file is replaced or rewritten."""
+        stamps: list[int] = []
+        for path in (self.cert, self.key):
+            try:
+                st = path.stat()
+            except OSError:
+                stamps += [-1, -1, -1]
+                continue
+            stamps += [st.st_ino, st.st_mtime_ns, st.st_size]
+        return tuple(stamps)
+
+
+class _ReloadingContext(ssl.SSLContext):
+    """An asyncio server context that loads the pair again, before a new connection, once
+    the files changed (one stat per connection)."""
+
+    _files: TlsFiles
+    _stamp: tuple[int, ...]
+
+    @classmethod
+    def serving(cls, files: TlsFiles) -> _ReloadingContext:
+        context = cls(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context._files = files
+        context._stamp = files.stamp()
+        context._load()
+        return context
+
+    def _load(self) -> None:
+        try:
+            self.load_cert_chain(self._files.cert, self._files.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsError(
+                f"cannot use certificate {self._files.cert} with key {self._files.key}: {exc}"
+            ) from None
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        stamp = self._files.stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                _ReloadingContext.serving(self._files)  # never load a mismatched pair here
+                self._load()
+                log.info("HTTP port: serving the new TLS certificate from %s", self._files.cert)
+            except TlsError as exc:
+                log.warning("keeping the current TLS certificate on the HTTP port: %s", exc)
+        return super().wrap_bio(*args, **kwargs)
 
 
 def _only_certs(pem: bytes) -> bytes:
@@ -61,14 +131,25 @@ def _only_key(pem: bytes) -> bytes:
     return found.group(0)
 
 
+NO_SERVING_CERTIFICATE = (
+    "this agent holds no hub-issued serving certificate ({name}): the join token it enrolled "
+    "with named no serving hosts. Create a token with `modelfleet agents join-token "
+    "--serving-name HOST ...` and join again with an empty data dir, or pass "
+    "--tls-cert/--tls-key instead"
+)
+
+
 def hub_serving_files(credentials: Path, names: list[str]) -> TlsFiles:
-    """The enrolled key and certificate (one PEM file), if the certificate can serve TLS to
-    clients that dial `names`; TlsError naming what is missing otherwise."""
+    """The hub-issued key and serving certificate (one PEM file), if the certificate can serve
+    TLS to clients that dial `names`; TlsError naming what is missing otherwise."""
     # Only `run --tls-from-hub` reads a certificate here; `serve` does not pay for the import.
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    data = credentials.read_bytes()
+    try:
+        data = credentials.read_bytes()
+    except FileNotFoundError:
+        raise TlsError(NO_SERVING_CERTIFICATE.format(name=credentials.name)) from None
     cert = x509.load_pem_x509_certificate(_only_certs(data))
     missing: list[str] = []
     try:
@@ -93,10 +174,10 @@ def hub_serving_files(credentials: Path, names: list[str]) -> TlsFiles:
     if missing:
         uris = ", ".join(san.get_values_for_type(x509.UniformResourceIdentifier)) or "none"
         raise TlsError(
-            "the enrolled agent certificate cannot serve TLS: it lacks "
+            f"the hub-issued certificate {credentials.name} cannot serve TLS: it lacks "
             + "; ".join(missing)
-            + f" (its URI names: {uris}). Pass --tls-cert/--tls-key instead, or have the hub "
-            "issue a serving certificate"
+            + f" (its URI names: {uris}). Bind or allow only names the join token granted "
+            "(`modelfleet agents join-token --serving-name`), or pass --tls-cert/--tls-key"
         )
     return TlsFiles(credentials, credentials)
 

@@ -2,6 +2,8 @@
 
 from modelfleet.agent.node.enrol._identity import (
     CREDENTIALS_FILE,
+    SERVING_CA_FILE,
+    SERVING_FILE,
     DataDir,
     Enrolment,
     NotEnrolled,
@@ -12,6 +14,8 @@ from modelfleet.agent.node.enrol._renew import renew_certificate, seconds_until_
 
 __all__ = [
     "CREDENTIALS_FILE",
+    "SERVING_CA_FILE",
+    "SERVING_FILE",
     "DataDir",
     "EnrolError",
     "Enrolment",

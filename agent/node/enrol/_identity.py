@@ -23,6 +23,10 @@ IDENTITY_FILE = "identity.json"
 CREDENTIALS_FILE = "agent.pem"
 CA_FILE = "ca.pem"
 MANIFEST_KEY_FILE = "manifest-key.pem"
+# The serving key and certificate (from the hub's serving CA; only when the join token named
+# hosts), one file as above; and the serving CA, which inference clients trust.
+SERVING_FILE = "serving.pem"
+SERVING_CA_FILE = "serving-ca.pem"
 
 
 class NotEnrolled(RuntimeError):
@@ -123,6 +127,22 @@ class DataDir:
 
     def save_credentials(self, key: ec.EllipticCurvePrivateKey, certificate_pem: str) -> None:
         write_private_file(self.root / CREDENTIALS_FILE, key_pem(key) + certificate_pem.encode())
+
+    def save_serving(
+        self, key: ec.EllipticCurvePrivateKey, certificate_pem: str, ca_pem: str
+    ) -> None:
+        """Keep a hub-issued serving certificate (the CA first: a reader of the pair finds a
+        CA that verifies it)."""
+        write_private_file(self.root / SERVING_CA_FILE, ca_pem.encode())
+        write_private_file(self.root / SERVING_FILE, key_pem(key) + certificate_pem.encode())
+
+    def serving_certificate(self) -> str:
+        """The current serving certificate PEM, or "" (none issued)."""
+        path = self.root / SERVING_FILE
+        if not path.is_file():
+            return ""
+        data = path.read_bytes()
+        return data[data.index(b"-----BEGIN CERTIFICATE-----") :].decode()
 
     def load(self) -> Enrolment:
         try:

@@ -44,11 +44,13 @@ def join(hub: str, token_text: str, data_dir: Path, timeout: float = JOIN_TIMEOU
     except ModelfleetError as exc:
         raise EnrolError(f"cannot trust the hub at {hub}: {exc}") from None
     key = new_key()
+    serving_key = new_key()
     request = fleet_pb2.JoinRequest(
         token=token_text.strip(),
         csr_pem=csr_pem(key, hostname()),
         hostname=hostname(),
         agent_version=__version__,
+        serving_csr_pem=csr_pem(serving_key, hostname()),
     )
     with grpc.secure_channel(hub, grpc.ssl_channel_credentials(root_certificates=roots)) as ch:
         try:
@@ -62,6 +64,10 @@ def join(hub: str, token_text: str, data_dir: Path, timeout: float = JOIN_TIMEOU
         raise EnrolError("the hub's certificate names another agent than its answer")
     target = agent_target(hub, response.agent_port) if response.agent_port else hub
     enrolment = Enrolment(identity, hub, target, response.agent_port)
+    if response.serving_certificate_pem:
+        # Before the identity file: a data dir is enrolled only once everything is there.
+        folder.ensure()
+        folder.save_serving(serving_key, response.serving_certificate_pem, response.serving_ca_pem)
     folder.save(
         enrolment, key, response.certificate_pem, response.ca_pem, response.manifest_public_key_pem
     )

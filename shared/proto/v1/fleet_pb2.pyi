@@ -53,22 +53,31 @@ class CreateJoinTokenRequest(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    SERVING_NAMES_FIELD_NUMBER: _builtins.int
     environment: _builtins.str
     """"dev", "staging", "production" or any environment name."""
     ttl_seconds: _builtins.int
     """0 = one hour; at most 7 days."""
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def serving_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """DNS names and/or IP addresses the agent enrolled with this token may serve TLS under
+        (`modelfleet-agent run --tls-from-hub`). No wildcards; at most 16. Empty: the agent
+        gets no serving certificate. The hub never signs a name that is not listed here.
+        """
+
     def __init__(
         self,
         *,
         environment: _builtins.str = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         ttl_seconds: _builtins.int = ...,
+        serving_names: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "labels", b"labels", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "labels", b"labels", "serving_names", b"serving_names", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -275,11 +284,16 @@ class JoinRequest(_message.Message):
     CSR_PEM_FIELD_NUMBER: _builtins.int
     HOSTNAME_FIELD_NUMBER: _builtins.int
     AGENT_VERSION_FIELD_NUMBER: _builtins.int
+    SERVING_CSR_PEM_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     csr_pem: _builtins.str
     """PEM certificate signing request for a key the agent generated and keeps."""
     hostname: _builtins.str
     agent_version: _builtins.str
+    serving_csr_pem: _builtins.str
+    """PEM CSR for a second key, for the serving certificate (used only when the token lists
+    serving names).
+    """
     def __init__(
         self,
         *,
@@ -287,10 +301,11 @@ class JoinRequest(_message.Message):
         csr_pem: _builtins.str = ...,
         hostname: _builtins.str = ...,
         agent_version: _builtins.str = ...,
+        serving_csr_pem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "csr_pem", b"csr_pem", "hostname", b"hostname", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "csr_pem", b"csr_pem", "hostname", b"hostname", "serving_csr_pem", b"serving_csr_pem", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -328,6 +343,8 @@ class JoinResponse(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     MANIFEST_PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
     AGENT_PORT_FIELD_NUMBER: _builtins.int
+    SERVING_CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
+    SERVING_CA_PEM_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     certificate_pem: _builtins.str
     ca_pem: _builtins.str
@@ -343,6 +360,14 @@ class JoinResponse(_message.Message):
     AgentSession.Connect, Artifacts.Download/StatArtifact) are served there, because gRPC
     servers cannot ask for an optional client certificate on the people's port.
     """
+    serving_certificate_pem: _builtins.str
+    """Server certificate (serverAuth; exactly the token's serving names) for the key of
+    serving_csr_pem, signed by the hub's serving CA; empty when the token lists no names.
+    """
+    serving_ca_pem: _builtins.str
+    """The serving CA: inference clients trust it for the agent's TLS ports. It is not the hub
+    CA (ca_pem), which never signs a server certificate for an agent.
+    """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -356,10 +381,12 @@ class JoinResponse(_message.Message):
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         manifest_public_key_pem: _builtins.str = ...,
         agent_port: _builtins.int = ...,
+        serving_certificate_pem: _builtins.str = ...,
+        serving_ca_pem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_port", b"agent_port", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "manifest_public_key_pem", b"manifest_public_key_pem", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_port", b"agent_port", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "environment", b"environment", "labels", b"labels", "manifest_public_key_pem", b"manifest_public_key_pem", "serving_ca_pem", b"serving_ca_pem", "serving_certificate_pem", b"serving_certificate_pem", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -370,15 +397,24 @@ class RenewCertificateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CSR_PEM_FIELD_NUMBER: _builtins.int
+    SERVING_CSR_PEM_FIELD_NUMBER: _builtins.int
+    SERVING_CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
     csr_pem: _builtins.str
+    serving_csr_pem: _builtins.str
+    """To renew the serving certificate too: a CSR for a fresh serving key and the current
+    serving certificate, whose names (granted by the join token) the new one repeats.
+    """
+    serving_certificate_pem: _builtins.str
     def __init__(
         self,
         *,
         csr_pem: _builtins.str = ...,
+        serving_csr_pem: _builtins.str = ...,
+        serving_certificate_pem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["csr_pem", b"csr_pem"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csr_pem", b"csr_pem", "serving_certificate_pem", b"serving_certificate_pem", "serving_csr_pem", b"serving_csr_pem"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -389,15 +425,22 @@ class RenewCertificateResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
+    SERVING_CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
+    SERVING_CA_PEM_FIELD_NUMBER: _builtins.int
     certificate_pem: _builtins.str
+    serving_certificate_pem: _builtins.str
+    """Empty unless serving_csr_pem and a serving certificate this hub issued were sent."""
+    serving_ca_pem: _builtins.str
     def __init__(
         self,
         *,
         certificate_pem: _builtins.str = ...,
+        serving_certificate_pem: _builtins.str = ...,
+        serving_ca_pem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "serving_ca_pem", b"serving_ca_pem", "serving_certificate_pem", b"serving_certificate_pem"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
