@@ -76,3 +76,43 @@ def test_cli_enrols_deploys_splits_and_rolls_back(
     assert "split: expected percents summing to 100 (got sum 95)" in bad.stderr
     revoked = _cli(hub, key, tmp_path, "agents", "revoke", agent.agent_id)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
+
+
+def test_cli_manages_inference_keys_and_monitoring(
+    fleet_hub: FleetHub, sample_onnx: Path, tmp_path: Path
+) -> None:
+    hub = fleet_hub
+    push_versions(hub, sample_onnx, "fraud-model", 1)
+    with hub.client() as admin:
+        key = admin.create_api_key("ci", Role.ADMIN).secret
+    settings = tmp_path / "monitoring.json"
+    settings.write_text('{"drift": {"window_rows": 500}}')
+    done = _cli(hub, key, tmp_path, "deploy", "fraud-model:1", "--env", "staging",
+                "--name", "fraud", "--monitoring", str(settings))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    created = _cli(hub, key, tmp_path, "deployments", "keys", "create", "fraud",
+                   "--env", "staging", "--name", "checkout", "--rate", "50")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.rsplit(": ", 1)[1].strip()
+    assert secret.startswith("mfk_") and "checkout" in created.stdout
+    listed = _cli(hub, key, tmp_path, "deployments", "keys", "list", "fraud", "--env", "staging")
+    assert "checkout" in listed.stdout and secret not in listed.stdout
+    key_id = secret.split("_")[1]
+    gone = _cli(hub, key, tmp_path, "deployments", "keys", "revoke", "fraud", key_id,
+                "--env", "staging")  # fmt: skip
+    assert gone.returncode == 0 and key_id in gone.stdout, gone.stderr
+    nothing = _cli(hub, key, tmp_path, "deployments", "keys", "revoke", "fraud", key_id,
+                   "--env", "staging")  # fmt: skip
+    assert nothing.returncode != 0 and "id: no inference key" in nothing.stderr
+
+    reset = _cli(hub, key, tmp_path, "deployments", "monitoring", "fraud", "--env", "staging",
+                 "--reset")  # fmt: skip
+    assert reset.returncode == 0 and reset.stdout.strip() == "{}", reset.stderr
+    settings.write_text('{"drift": {"window_rows": 0}}')
+    bad = _cli(hub, key, tmp_path, "deployments", "monitoring", "fraud", "--env", "staging",
+               "--file", str(settings))  # fmt: skip
+    assert bad.returncode != 0 and "monitoring_json.drift" in bad.stderr, bad.stderr
+    events = _cli(hub, key, tmp_path, "deployments", "events", "fraud", "--env", "staging")
+    kinds = [line.split()[1] for line in events.stdout.splitlines()[1:]]
+    assert kinds == ["deploy", "keys", "keys", "monitoring"]
