@@ -258,8 +258,15 @@ class _LoopbackReceiver:
         received: dict[str, str] = {}
         done = threading.Event()
 
+        receiver = self
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                # Only the redirect URI's own host: a page that rebinds its name to
+                # 127.0.0.1 cannot end the sign-in with a request of its own.
+                if self.headers.get("Host", "") != f"127.0.0.1:{receiver.port}":
+                    self.send_error(421, "Misdirected Request")
+                    return
                 parts = urlsplit(self.path)
                 if parts.path != "/callback" or done.is_set():
                     self.send_error(404)
