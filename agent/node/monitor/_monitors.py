@@ -123,9 +123,10 @@ class VersionMonitor:
 class Monitors:
     """Every version's monitor, fed by the inference path (one callback per request).
 
-    Nothing per request outlives the request except untracked tuples and arrays (the
-    prediction log's entries, the drift hand-off's references), so monitoring adds no work
-    to the cyclic garbage collector's full collections.
+    Nothing per request outlives the request except untracked ints and arrays (the
+    prediction log's entries, its rows are copied into per-version arrays; the drift
+    hand-off's references), so monitoring adds no work to the cyclic garbage collector's
+    full collections.
     """
 
     def __init__(self, settings: MonitorSettings | None = None) -> None:

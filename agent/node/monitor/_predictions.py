@@ -43,11 +43,13 @@ class LoggedPrediction(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    """A validated feedback item: the entry it joins and its labels, one per row."""
+    """A validated feedback item: the entry it joins, its labels (one per row) and its place
+    in the log."""
 
     id: str
     entry: LoggedPrediction
     truth: list[Any]
+    key: int
 
 
 @dataclass(slots=True)
@@ -58,27 +60,193 @@ class FeedbackResult:
     versions: list[str] = field(default_factory=list)
 
 
-class PredictionLog:
-    """Predictions by request id, oldest evicted first once `capacity` requests are held.
+# A request's place in the log is one int: its first row's position in the deployment's row
+# sequence, its number of rows, the ring holding them and whether it was labelled.
+_LABELLED = 1
+_RING_SHIFT = 1
+_RING_BITS = 16
+_ROWS_SHIFT = _RING_SHIFT + _RING_BITS
+_ROWS_BITS = 32
+_START_SHIFT = _ROWS_SHIFT + _ROWS_BITS
+_MAX_RINGS = 1 << _RING_BITS
+_FIRST_SIZE = 1024
+_FLUSH_REQUESTS = 256
 
-    Entries are stored as plain tuples of strings and arrays, which the cyclic garbage
-    collector stops tracking at its first pass: a full log (100,000 requests) then adds
-    nothing to the collector's work, where one object per request made every full
-    collection walk the whole log and made full collections frequent under load.
+
+class _Ring:
+    """The rows of one version with one output layout (dtype, row shape), in preallocated
+    arrays addressed by the deployment's row sequence: row `r` of the deployment lives at
+    `r % capacity` once the arrays have grown to `capacity` rows, and at `r - base` before
+    (they start small and double, so a deployment with little traffic stays small).
+
+    The event loop only appends each request's arrays to a short pending list; they are
+    copied in with one concatenation and one slice assignment per array every
+    `_FLUSH_REQUESTS` requests (or before any read), so the arrays the requests came with
+    are released a few batches later."""
+
+    __slots__ = (
+        "base",
+        "capacity",
+        "end",
+        "pdtype",
+        "pending",
+        "pending_scores",
+        "pending_start",
+        "predicted",
+        "ptrail",
+        "scores",
+        "sdtype",
+        "size",
+        "strail",
+        "version",
+    )
+
+    def __init__(
+        self, version: str, base: int, capacity: int, predicted: np.ndarray, scores: Any
+    ) -> None:
+        self.version = version
+        self.base = base
+        self.capacity = capacity
+        self.end = base  # one past the last row copied in
+        self.size = min(capacity, _FIRST_SIZE)
+        self.pdtype, self.ptrail = predicted.dtype, predicted.shape[1:]
+        self.predicted = _empty(self.size, predicted)
+        self.sdtype = None if scores is None else scores.dtype
+        self.strail = None if scores is None else scores.shape[1:]
+        self.scores = None if scores is None else _empty(self.size, scores)
+        self.pending: list[np.ndarray] = []
+        self.pending_scores: list[np.ndarray] = []
+        self.pending_start = base
+
+    def fits(self, version: str, predicted: np.ndarray, scores: np.ndarray | None) -> bool:
+        """Same version and layout (identity checks first: this runs for every request)."""
+        if version is not self.version and version != self.version:
+            return False
+        dtype = predicted.dtype
+        if dtype is not self.pdtype and dtype != self.pdtype:
+            return False
+        ndim = predicted.ndim
+        if ndim != len(self.ptrail) + 1 or (ndim > 1 and predicted.shape[1:] != self.ptrail):
+            return False
+        if scores is None or self.strail is None:
+            return scores is None and self.strail is None
+        dtype = scores.dtype
+        if dtype is not self.sdtype and dtype != self.sdtype:
+            return False
+        ndim = scores.ndim
+        return ndim == len(self.strail) + 1 and (ndim == 1 or scores.shape[1:] == self.strail)
+
+    def flush(self) -> None:
+        """Copy the pending requests' rows in (they are consecutive rows of the deployment)."""
+        if not self.pending:
+            return
+        predicted = np.concatenate(self.pending)
+        scores = np.concatenate(self.pending_scores) if self.scores is not None else None
+        self.pending.clear()
+        self.pending_scores.clear()
+        start = self.pending_start
+        if predicted.shape[0] > self.capacity:  # only the newest rows can be kept
+            cut = predicted.shape[0] - self.capacity
+            predicted, start = predicted[cut:], start + cut
+            scores = None if scores is None else scores[cut:]
+        self.write(start, predicted, scores)
+        self.pending_start = self.end
+
+    def write(self, start: int, predicted: np.ndarray, scores: np.ndarray | None) -> None:
+        """Copy rows `start` .. `start + n - 1` of the deployment (n <= capacity)."""
+        n = predicted.shape[0]
+        if self.size < self.capacity:
+            at = start - self.base
+            if at + n > self.size:
+                self._grow(start + n)
+                self.write(start, predicted, scores)
+                return
+            self.end = start + n
+            self.predicted[at : at + n] = predicted
+            if self.scores is not None:
+                self.scores[at : at + n] = scores
+            return
+        self.end = start + n
+        at = start % self.capacity
+        first = min(n, self.capacity - at)
+        self.predicted[at : at + first] = predicted[:first]
+        if scores is not None and self.scores is not None:
+            self.scores[at : at + first] = scores[:first]
+        if first < n:  # the rows straddle the end of the ring
+            self.predicted[: n - first] = predicted[first:]
+            if scores is not None and self.scores is not None:
+                self.scores[: n - first] = scores[first:]
+
+    def rows(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Copies of one request's rows."""
+        self.flush()
+        if self.size < self.capacity:
+            at = start - self.base
+            where: Any = slice(at, at + n)
+        else:
+            where = np.arange(start, start + n) % self.capacity
+        predicted = self.predicted[where].copy()
+        return predicted, None if self.scores is None else self.scores[where].copy()
+
+    def _grow(self, end: int) -> None:
+        written = slice(0, self.end - self.base)  # the rows written so far
+        wanted = max(2 * self.size, end - self.base)
+        if wanted < self.capacity:
+            self.predicted = _resized(self.predicted, wanted, written)
+            if self.scores is not None:
+                self.scores = _resized(self.scores, wanted, written)
+            self.size = wanted
+            return
+        # From now on addressed by position in the deployment's sequence, modulo capacity;
+        # rows older than `end - capacity` are not kept (they would be overwritten anyway).
+        first = max(self.base, end - self.capacity)
+        target = np.arange(first, max(first, self.end)) % self.capacity
+        source = slice(first - self.base, first - self.base + target.shape[0])
+        self.predicted = _resized(self.predicted, self.capacity, source, target)
+        if self.scores is not None:
+            self.scores = _resized(self.scores, self.capacity, source, target)
+        self.size = self.capacity
+
+
+def _empty(rows: int, like: np.ndarray) -> np.ndarray:
+    return np.empty((rows, *like.shape[1:]), dtype=like.dtype)
+
+
+def _resized(old: np.ndarray, rows: int, source: slice, target: Any = None) -> np.ndarray:
+    new = _empty(rows, old)
+    new[source if target is None else target] = old[source]
+    return new
+
+
+class PredictionLog:
+    """Predictions by request id, bounded by rows: the newest `capacity` rows of the
+    deployment (a request whose rows were partly overwritten is evicted as a whole).
+
+    The rows are copied into preallocated arrays per version and layout (one concatenation
+    and one slice assignment per `_FLUSH_REQUESTS` requests), so the log keeps no array of
+    its own per request: the requests' output arrays (views of their batch's outputs) are
+    freed a few batches later, and the event loop's allocations keep reusing the same
+    memory. Per request the log holds a slot in an ordered dict (id -> one int: first row,
+    row count, ring, labelled), which the cyclic garbage collector never tracks.
     """
 
     def __init__(self, capacity: int = DEFAULT_LOG_SIZE) -> None:
+        if not 0 < capacity < 1 << _ROWS_BITS:
+            raise ValueError(f"prediction log capacity: expected 1-{(1 << _ROWS_BITS) - 1} rows")
         self.capacity = capacity
         self.evicted = 0
-        self._entries: OrderedDict[str, tuple[str, np.ndarray, np.ndarray | None, bool]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[str, int] = OrderedDict()
+        self._rings: list[_Ring | None] = []
+        self._ring: _Ring | None = None  # the last one written
+        self._ring_no = 0
+        self._head = 0  # rows ever logged; the live rows are head - capacity .. head - 1
+        self._front = 0  # first row of the oldest entry (or lower)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __contains__(self, request_id: str) -> bool:
-        return request_id in self._entries
+        return self._live(request_id) is not None
 
     def add(self, request_id: str, entry: LoggedPrediction) -> None:
         self.record(request_id, entry.version, entry.predicted, entry.scores)
@@ -86,18 +254,42 @@ class PredictionLog:
     def record(
         self, request_id: str, version: str, predicted: np.ndarray, scores: np.ndarray | None
     ) -> None:
-        """Event loop, per request: log one unlabelled prediction (no object per entry)."""
+        """Event loop, per request: log one unlabelled prediction (rows copied into a ring)."""
         entries = self._entries
         if request_id in entries:  # a client reusing an id: the newest prediction wins
             del entries[request_id]
-        entries[request_id] = (version, predicted, scores, False)
-        if len(entries) > self.capacity:
-            entries.popitem(last=False)
+        if predicted.ndim == 0:
+            predicted = predicted.reshape(1)
+        n = predicted.shape[0]
+        if n == 0:
+            return
+        if n > self.capacity:  # cannot be held: as if evicted at once
             self.evicted += 1
+            return
+        if scores is not None and (scores.ndim == 0 or scores.shape[0] != n):
+            scores = scores.reshape(n, -1) if scores.size % n == 0 else None
+        ring = self._ring
+        if ring is None or not ring.fits(version, predicted, scores):
+            ring = self._ring_for(version, predicted, scores)
+        start = self._head
+        pending = ring.pending
+        pending.append(predicted)
+        if scores is not None:
+            ring.pending_scores.append(scores)
+        self._head = head = start + n
+        if len(pending) >= _FLUSH_REQUESTS:
+            ring.flush()
+        if not entries:
+            self._front = start
+        entries[request_id] = (
+            start << _START_SHIFT | n << _ROWS_SHIFT | self._ring_no << _RING_SHIFT
+        )
+        if head - self.capacity > self._front:
+            self._evict()
 
     def get(self, request_id: str) -> LoggedPrediction | None:
-        raw = self._entries.get(request_id)
-        return None if raw is None else LoggedPrediction._make(raw)
+        key = self._live(request_id)
+        return None if key is None else self._entry(key)
 
     def join(
         self, items: Any, quality_of: Callable[[LoggedPrediction], RollingQuality]
@@ -111,12 +303,65 @@ class PredictionLog:
                 result.duplicate_ids.append(label.id)
                 continue
             # Same position in the log: assigning an existing key keeps its order.
-            self._entries[label.id] = (*label.entry[:3], True)
+            self._entries[label.id] = label.key | _LABELLED
             quality_of(label.entry).add(label.truth, label.entry.predicted, label.entry.scores)
             touched[label.entry.version] = None
             result.accepted += 1
         result.versions = sorted(touched, key=int)
         return result
+
+    def _live(self, request_id: str) -> int | None:
+        key = self._entries.get(request_id)
+        if key is None or key >> _START_SHIFT < self._head - self.capacity:
+            return None
+        return key
+
+    def _entry(self, key: int) -> LoggedPrediction:
+        ring = self._rings[key >> _RING_SHIFT & (_MAX_RINGS - 1)]
+        assert ring is not None  # a live entry's ring is never freed
+        n = key >> _ROWS_SHIFT & ((1 << _ROWS_BITS) - 1)
+        predicted, scores = ring.rows(key >> _START_SHIFT, n)
+        return LoggedPrediction(ring.version, predicted, scores, bool(key & _LABELLED))
+
+    def _evict(self) -> None:
+        """Drop the entries whose first row was overwritten (they are in row order)."""
+        entries = self._entries
+        oldest = self._head - self.capacity
+        while entries:
+            request_id = next(iter(entries))
+            start = entries[request_id] >> _START_SHIFT
+            if start >= oldest:
+                self._front = start
+                return
+            entries.popitem(last=False)
+            self.evicted += 1
+
+    def _ring_for(self, version: str, predicted: np.ndarray, scores: np.ndarray | None) -> _Ring:
+        """The ring of this version and layout, made on first use; rings without a live row
+        are freed (their slot reused)."""
+        if self._ring is not None:
+            self._ring.flush()
+        oldest = self._head - self.capacity
+        free = None
+        for no, ring in enumerate(self._rings):
+            if ring is not None and ring.end <= oldest and ring.end > ring.base:
+                self._rings[no] = ring = None
+            if ring is None:
+                free = no if free is None else free
+            elif ring.fits(version, predicted, scores):
+                ring.pending_start = self._head
+                self._ring, self._ring_no = ring, no
+                return ring
+        ring = _Ring(version, self._head, self.capacity, predicted, scores)
+        if free is None:
+            if len(self._rings) >= _MAX_RINGS:
+                raise RuntimeError("prediction log: too many output layouts at once")
+            free = len(self._rings)
+            self._rings.append(ring)
+        else:
+            self._rings[free] = ring
+        self._ring, self._ring_no = ring, free
+        return ring
 
     def _validate(self, items: Any) -> tuple[list[Label], FeedbackResult]:
         if not isinstance(items, list) or not items:
@@ -144,12 +389,13 @@ class PredictionLog:
             if request_id in seen:
                 raise InvalidInput(f"{where}.id: {request_id!r} appears twice in this batch")
             seen.add(request_id)
-            entry = self.get(request_id)
-            if entry is None:
+            key = self._live(request_id)
+            if key is None:
                 result.unknown_ids.append(request_id)
                 continue
+            entry = self._entry(key)
             truth = _truth(f"{where}.label", item["label"], entry)
-            labels.append(Label(request_id, entry, truth))
+            labels.append(Label(request_id, entry, truth, key))
         return labels, result
 
 
