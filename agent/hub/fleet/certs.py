@@ -89,30 +89,11 @@ def issue(
     hours: float,
 ) -> tuple[str, dt.datetime]:
     """A client certificate for the CSR's key naming `identity`; returns (PEM, not_after)."""
-    ca_cert = x509.load_pem_x509_certificate(ca_pem)
-    now = dt.datetime.now(dt.UTC)
-    not_after = min(now + dt.timedelta(hours=hours), ca_cert.not_valid_after_utc)
-    sans = [x509.UniformResourceIdentifier(u) for u in identity.san_uris()]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"agent {identity.agent_id}")])
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(csr.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), not_after
+    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in identity.san_uris()]
+    return _leaf(
+        ca_key, ca_pem, csr, f"agent {identity.agent_id}", sans, ExtendedKeyUsageOID.CLIENT_AUTH,
+        hours,
+    )  # fmt: skip
 
 
 def issue_serving(
@@ -125,8 +106,6 @@ def issue_serving(
 ) -> str:
     """A TLS server certificate (serverAuth only) for the CSR's key naming exactly `names`
     (already checked by `serving_names`) and the agent's URI; signed by the serving CA."""
-    ca_cert = x509.load_pem_x509_certificate(ca_pem)
-    now = dt.datetime.now(dt.UTC)
     sans: list[x509.GeneralName] = []
     for name in names:
         try:
@@ -134,24 +113,42 @@ def issue_serving(
         except ValueError:
             sans.append(x509.DNSName(name))
     sans.append(x509.UniformResourceIdentifier(AGENT + agent_id))
+    pem, _ = _leaf(ca_key, ca_pem, csr, names[0][:64], sans, ExtendedKeyUsageOID.SERVER_AUTH, hours)
+    return pem
+
+
+def _leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_pem: bytes,
+    csr: x509.CertificateSigningRequest,
+    common_name: str,
+    sans: list[x509.GeneralName],
+    usage: x509.ObjectIdentifier,
+    hours: float,
+) -> tuple[str, dt.datetime]:
+    """A non-CA certificate for the CSR's key with one extended key usage, valid `hours`
+    (never past the CA); returns (PEM, not_after)."""
+    ca_cert = x509.load_pem_x509_certificate(ca_pem)
+    now = dt.datetime.now(dt.UTC)
+    not_after = min(now + dt.timedelta(hours=hours), ca_cert.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(csr.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + dt.timedelta(hours=hours), ca_cert.not_valid_after_utc))
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), not_after
 
 
 def granted_serving_names(ca_pem: bytes, cert_pem: str, agent_id: str) -> list[str]:
