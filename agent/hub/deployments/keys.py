@@ -36,10 +36,10 @@ def check_limits(rate_per_s: float, burst: int) -> None:
 
 
 def issue(spec: Spec, name: str, rate_per_s: float, burst: int, actor: str) -> tuple[Spec, str]:
-    """The spec with one more key, and that key's secret (to return once, never to store)."""
+    """The spec with one more key, and that key's secret (to return once, never to store).
+    The limits were checked (`check_limits`) before the change began."""
     if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
         raise InvalidArgument("name", f"1-{MAX_NAME} printable characters naming the caller")
-    check_limits(rate_per_s, burst)
     if len(spec.inference_keys) >= MAX_KEYS:
         raise InvalidArgument("deployment", f"at most {MAX_KEYS} keys; revoke one first")
     key_id, secret = new_secret()
