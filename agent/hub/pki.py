@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from modelfleet.agent.hub.datadir import HubPaths
@@ -96,27 +96,44 @@ def _issue_server_cert(paths: HubPaths) -> None:
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("::1")),
     ]
+    cert = sign_leaf(
+        ca_key, ca_cert, key.public_key(), "modelfleet hub", names,
+        ExtendedKeyUsageOID.SERVER_AUTH, dt.timedelta(days=SERVER_DAYS),
+    )  # fmt: skip
+    write_private_file(paths.server_key, _private_pem(key))
+    # Certificates are public; 0600 anyway keeps the folder uniform.
+    write_private_file(paths.server_cert, cert.public_bytes(serialization.Encoding.PEM))
+
+
+def sign_leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    public_key: ec.EllipticCurvePublicKey | Ed25519PublicKey,
+    common_name: str,
+    sans: list[x509.GeneralName],
+    usage: x509.ObjectIdentifier,
+    lifetime: dt.timedelta,
+) -> x509.Certificate:
+    """A non-CA certificate for `public_key` signed by the CA, with the given subject
+    alternative names and one extended key usage, valid `lifetime` (never past the CA)."""
     now = _now()
-    cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "modelfleet hub")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca_cert.not_valid_after_utc))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .not_valid_after(min(now + lifetime, ca_cert.not_valid_after_utc))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
-    write_private_file(paths.server_key, _private_pem(key))
-    # Certificates are public; 0600 anyway keeps the folder uniform.
-    write_private_file(paths.server_cert, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def server_cert_expiring(paths: HubPaths) -> bool:

@@ -9,11 +9,12 @@ import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from modelfleet.agent.hub.errors import InvalidArgument
+from modelfleet.agent.hub.pki import sign_leaf
 from modelfleet.fleet.identity import AGENT, AgentIdentity, IdentityError
 
 _CURVES = (ec.SECP256R1, ec.SECP384R1)
@@ -128,27 +129,13 @@ def _leaf(
 ) -> tuple[str, dt.datetime]:
     """A non-CA certificate for the CSR's key with one extended key usage, valid `hours`
     (never past the CA); returns (PEM, not_after)."""
+    public_key = csr.public_key()
+    # `load_csr` admitted only these key types.
+    assert isinstance(public_key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey)
     ca_cert = x509.load_pem_x509_certificate(ca_pem)
-    now = dt.datetime.now(dt.UTC)
-    not_after = min(now + dt.timedelta(hours=hours), ca_cert.not_valid_after_utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(csr.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), not_after
+    lifetime = dt.timedelta(hours=hours)
+    cert = sign_leaf(ca_key, ca_cert, public_key, common_name, sans, usage, lifetime)
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), cert.not_valid_after_utc
 
 
 def granted_serving_names(ca_pem: bytes, cert_pem: str, agent_id: str) -> list[str]:
