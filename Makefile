@@ -45,9 +45,10 @@ typecheck: $(STAMP)
 	$(PY) tools/typecheck.py
 
 # Real servers on a shared 2-core machine: a test that fails on timing gets two more tries;
-# one that fails three times fails the run (reruns are listed in the summary).
+# one that fails three times fails the run (reruns are listed in the summary). The 25 slowest
+# tests are listed too: where the time of the run goes.
 pytest: $(STAMP)
-	$(PY) -m pytest --reruns 2 --reruns-delay 2 $(PYTEST_ARGS)
+	$(PY) -m pytest --reruns 2 --reruns-delay 2 --durations=25 $(PYTEST_ARGS)
 
 # pip-audit over the installed environment (PyPI vulnerability service); fails on findings
 # not allow-listed in tools/audit-allowlist.toml and when the service cannot be reached.
