@@ -157,8 +157,8 @@ class ExperimentsViewModel(QObject):
     # --- selection, compare, comments ------------------------------------------------------
 
     def select_rows(self, rows: list[int]) -> None:
-        runs = self.model.runs
-        self._set_selected([runs[r] for r in sorted(rows) if 0 <= r < len(runs)])
+        count = self.model.rowCount()
+        self._set_selected([self.model.run(r) for r in sorted(rows) if 0 <= r < count])
 
     def open_run(self, run_id: str) -> None:
         """Show one run by id (e.g. a model version's source run), loaded or not."""

@@ -1,7 +1,8 @@
 """The runs table: rows appended page by page as the view scrolls, sorted by the hub.
 
 Cells arrive pre-rendered from the worker (`RunRows`), so `data()` is a list lookup;
-`sort()` does not reorder anything here, it asks the view-model for a new server query.
+`sort()` does not reorder anything here, it asks the view-model for a new server query. The
+runs themselves are kept packed (see `pack_run`) and unpacked when one is asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from modelfleet.client import Run
-from modelfleet.desktop.services.runs import FIXED_COLUMNS, RunColumn, RunRows
+from modelfleet.desktop.services.runs import (
+    FIXED_COLUMNS,
+    PackedRun,
+    RunColumn,
+    RunRows,
+    unpack_run,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -32,7 +39,7 @@ class RunsTableModel(QAbstractTableModel):
         self._fetch_more = fetch_more
         self._sort = sort
         self.columns: tuple[RunColumn, ...] = FIXED_COLUMNS
-        self.runs: list[Run] = []
+        self._runs: list[PackedRun] = []
         self._cells: list[tuple[str, ...]] = []
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -61,7 +68,7 @@ class RunsTableModel(QAbstractTableModel):
         ):
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            run = self.runs[index.row()]
+            run = self.run(index.row())
             return f"run {run.id} by {run.created_by or '-'}"
         return None
 
@@ -80,20 +87,23 @@ class RunsTableModel(QAbstractTableModel):
         self.beginResetModel()
         if columns is not None:
             self.columns = columns
-        self.runs, self._cells = [], []
+        self._runs, self._cells = [], []
         self.endResetModel()
 
     def append(self, rows: RunRows) -> None:
         """Add a page; the first page of a query also sets the columns (one reset)."""
-        if not self.runs and rows.columns != self.columns:
+        if not self._runs and rows.columns != self.columns:
             self.reset(rows.columns)
         if not rows.cells:
             return
         start = len(self._cells)
         self.beginInsertRows(QModelIndex(), start, start + len(rows.cells) - 1)
-        self.runs.extend(rows.runs)
+        self._runs.extend(rows.runs)
         self._cells.extend(rows.cells)
         self.endInsertRows()
+
+    def run(self, row: int) -> Run:
+        return unpack_run(self._runs[row])
 
     def column_of(self, expression: str) -> int:
         """The index of the column whose operand is `expression`, or -1."""

@@ -4,13 +4,15 @@ envelopes with zoom re-query, compare 2-10 runs, comments, and readable errors."
 from __future__ import annotations
 
 import dataclasses
+import gc
+from datetime import UTC, datetime
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from modelfleet.client import HubClient, RunStatus
+from modelfleet.client import HubClient, MetricSummary, Run, RunArtifact, RunStatus
 from modelfleet.desktop.app import Desktop
-from modelfleet.desktop.services.runs import RunRows
+from modelfleet.desktop.services.runs import RunRows, pack_run, unpack_run
 from modelfleet.desktop.viewmodels import experiments as experiments_vm
 from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
 from modelfleet.proto.v1 import tracking_pb2
@@ -25,6 +27,24 @@ private_data_dir = _signin.private_data_dir
 
 CURVE_POINTS = 20_000
 SPIKE_STEP = 12_345
+
+
+def test_a_packed_run_round_trips_and_leaves_the_collectors_view() -> None:
+    """The runs table keeps every loaded run packed: unpacked it is the same run, and the
+    cyclic garbage collector no longer tracks it after its second pass over it."""
+    run = Run(
+        "r1", "e1", "gbm-0", RunStatus.FINISHED, datetime(2026, 1, 1, tzinfo=UTC), None,
+        {"lr": "0.01", "depth": "4"}, {"team": "risk"},
+        {"auc": MetricSummary("auc", 0.9, 0.5, 0.91, 12, 11)},
+        (RunArtifact("model.onnx", "ab" * 32, 1234),), None, "admin",
+    )  # fmt: skip
+    bare = Run("r2", "e1", "", None, None, None, {}, {}, {}, (), "r1", "")
+    assert unpack_run(pack_run(run)) == run
+    assert unpack_run(pack_run(bare)) == bare
+    rows = [pack_run(run) for _ in range(1000)]
+    gc.collect()
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in rows)
 
 
 def log_curve(client: HubClient, run_id: str, key: str, values: np.ndarray) -> None:

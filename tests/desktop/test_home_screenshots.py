@@ -119,7 +119,8 @@ def main(out_dir: Path, address: str, fingerprint: str, password: str, data_dir:
     experiments = desktop.experiments
     while experiments.model.rowCount() < 7:
         spin(50)
-    gbm = [i for i, run in enumerate(experiments.model.runs) if run.name.startswith("gbm-")]
+    model = experiments.model
+    gbm = [i for i in range(model.rowCount()) if model.run(i).name.startswith("gbm-")]
     _select(pages[1], gbm[:3])
     while experiments.chart.data is None or len(experiments.chart.data.curves) < 3:
         spin(50)
