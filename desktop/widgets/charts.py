@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from modelfleet.desktop.series import FloatArray
 
@@ -31,6 +31,11 @@ class LiveChart(pg.PlotWidget):  # type: ignore[misc]
         plot.setLabel("left", unit)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.15)
+        # The grid makes each axis item as large as the plot, so every curve update repainted
+        # both axes by replaying their pictures (text laid out again each time); cached, an
+        # unchanged axis is one pixmap copy. The cache is redrawn when the axis changes.
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.getViewBox().setMouseEnabled(x=True, y=False)
         # Y follows what is visible, not the whole (possibly hour-long) buffer.
         plot.getViewBox().setAutoVisible(y=True)
