@@ -164,9 +164,9 @@ def test_first_page_of_100k_runs_and_scrolling_without_stalls(
     assert loaded >= 2_000, report
     assert first_page_ms <= FIRST_PAGE_MS, report
     # The GUI thread's own work in its worst gap is under the threshold: the page does its
-    # fetching and converting on workers. The gap itself is reported, not judged: with the
-    # machine quiet it still reaches 80-570 ms while the GUI thread used ~1-25 ms of CPU in it,
-    # i.e. it waits for the interpreter lock held by a worker (an open finding, see
-    # docs/benchmarks.md); only a freeze of seconds fails here.
+    # fetching and converting on workers. The gap itself is reported, not judged: on a shared
+    # machine it includes waiting for a core (little GUI CPU in it); it used to include the
+    # collector's full passes, run by a worker with the interpreter lock held (80-570 ms, see
+    # docs/benchmarks.md). Only a freeze of seconds fails here.
     assert heartbeat.worst_gap_cpu_ms <= MAX_STALL_MS, report
     assert heartbeat.longest_gap_ms <= MAX_FREEZE_MS, report
