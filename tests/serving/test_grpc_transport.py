@@ -3,6 +3,7 @@ and peers that break the protocol (the agent closes their connection and serves 
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import struct
@@ -12,11 +13,13 @@ import grpc
 import numpy as np
 import pytest
 from agentproc import MAX_BODY_BYTES, Agent, AgentFactory
+from hpack import Decoder, Encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modelzoo import identity_name
 from oip import grpc_outputs, grpc_request
 
+from modelfleet.agent.node.rpc.http2 import HeaderDecoder
 from modelfleet.proto.inference import grpc_predict_v2_pb2 as pb
 
 pytestmark = pytest.mark.timeout(150)
@@ -160,3 +163,20 @@ def test_drain_sends_goaway(zoo: Path, spawn: AgentFactory) -> None:
         agent.proc.send_signal(signal.SIGTERM)
         assert goaway_code(read_frames(sock)) == 0
     assert agent.proc.wait(30) == 0
+
+
+def test_header_blocks_are_reused_only_while_the_dynamic_table_holds() -> None:
+    """Decoded blocks are remembered; the result must equal hpack's own decoding throughout
+    additions, evictions and table size updates."""
+    encoder, reference, ours = Encoder(), Decoder(), HeaderDecoder()
+    rng = random.Random(1)
+    for i in range(2000):
+        if i % 300 == 299:
+            encoder.header_table_size = rng.choice([0, 128, 256, 4096])
+        headers = [
+            (":path", "/inference.GRPCInferenceService/ModelInfer"),
+            ("grpc-timeout", f"{rng.randint(5, 7)}m"),
+            ("x-key", rng.choice(["a" * 10, "b" * 50, "c" * 100])),
+        ]
+        block = encoder.encode(headers)
+        assert ours.decode(block) == list(reference.decode(block, raw=True))

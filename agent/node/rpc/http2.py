@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import grpc
-from hpack import Decoder
+from hpack import Decoder, HeaderTuple
 from hpack.exceptions import HPACKError
+from hpack.table import HeaderTable
 
 log = logging.getLogger(__name__)
 # hpack logs every decoded header at DEBUG, credentials included: never let it.
@@ -52,6 +53,7 @@ _MAX_STREAMS = 1000
 _STREAM_WINDOW = 1 << 20
 _CONNECTION_WINDOW = 1 << 24
 _MAX_HEADER_LIST = 16_384
+_DECODED_BLOCKS = 64  # header blocks remembered per connection
 _SETTINGS_MAX_CONCURRENT_STREAMS, _SETTINGS_INITIAL_WINDOW_SIZE = 0x3, 0x4
 _SETTINGS_MAX_FRAME_SIZE, _SETTINGS_MAX_HEADER_LIST_SIZE = 0x5, 0x6
 #: headers that are transport, not call metadata
@@ -142,6 +144,45 @@ def _timeout(value: bytes) -> float | None:
     return None if match is None else int(match[1]) * _TIMEOUT_UNIT[match[2]]
 
 
+class _CountingTable(HeaderTable):
+    """hpack's dynamic table, counting additions: while the count, the number of entries
+    (evictions only shrink it) and the size limit stay the same, so does the table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.additions = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.additions += 1
+        super().add(name, value)
+
+
+def _state(table: _CountingTable) -> tuple[int, int, int]:
+    return table.additions, len(table.dynamic_entries), table.maxsize
+
+
+class HeaderDecoder:
+    """HPACK decoding that reuses the result for a repeated header block while the dynamic
+    table is unchanged (clients send the same block call after call)."""
+
+    def __init__(self) -> None:
+        self._decoder = Decoder(max_header_list_size=_MAX_HEADER_LIST)
+        self._table = self._decoder.header_table = _CountingTable()
+        self._decoded: dict[tuple[bytes, int, int, int], list[HeaderTuple]] = {}
+
+    def decode(self, block: bytes) -> list[HeaderTuple]:
+        table = self._table
+        key = (block, *_state(table))
+        headers = self._decoded.get(key)
+        if headers is None:
+            headers = list(self._decoder.decode(block, raw=True))
+            if _state(table) == key[1:]:  # a block that changed the table is never reused
+                if len(self._decoded) >= _DECODED_BLOCKS:
+                    self._decoded.clear()
+                self._decoded[key] = headers
+        return headers
+
+
 class _CallDetails(grpc.HandlerCallDetails):
     __slots__ = ("invocation_metadata", "method")
 
@@ -213,9 +254,7 @@ class _Stream:
         "writable",
     )
 
-    def __init__(
-        self, stream_id: int, headers: Iterable[tuple[bytes, bytes]], send_window: int
-    ) -> None:
+    def __init__(self, stream_id: int, headers: list[HeaderTuple], send_window: int) -> None:
         self.id = stream_id
         self.headers = headers
         self.chunks: list[bytes] = []
@@ -318,7 +357,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = b""
         self._preface = False
-        self._decoder = Decoder(max_header_list_size=_MAX_HEADER_LIST)
+        self._decoder = HeaderDecoder()
         self.streams: dict[int, _Stream] = {}
         self._last_stream = 0
         self._header_block: list[bytes] | None = None  # a HEADERS block awaiting CONTINUATION
@@ -522,7 +561,7 @@ class _Connection(asyncio.Protocol):
         stream_id, flags = self._header_stream, self._header_flags
         self._header_block = None
         # Decoded even for streams refused below: the HPACK table must stay in step.
-        headers = self._decoder.decode(block, raw=True)
+        headers = self._decoder.decode(block)
         stream = self.streams.get(stream_id)
         if stream is not None:  # trailers from the client end its half of the stream
             if not flags & _END_STREAM or stream.ended:
