@@ -694,7 +694,7 @@ class _Connection(asyncio.Protocol):
             else:
                 response = await handler.unary_unary(request, context)
                 self._respond(stream, handler.response_serializer(response), context)
-        except _RequestError as exc:
+        except _CallError as exc:
             self._finish(stream, exc.code, str(exc))
         except grpc.aio.AbortError:
             self._finish(stream, context.code, context.details, context.trailing)
@@ -712,18 +712,16 @@ class _Connection(asyncio.Protocol):
 
     def _request(self, handler: Handler, body: bytes) -> Any:
         if len(body) < _MESSAGE_PREFIX.size:
-            raise _RequestError(grpc.StatusCode.INTERNAL, "no request message")
+            raise _CallError(grpc.StatusCode.INTERNAL, "no request message")
         compressed, length = _MESSAGE_PREFIX.unpack_from(body)
         if compressed:
-            raise _RequestError(grpc.StatusCode.UNIMPLEMENTED, "compressed messages are not served")
+            raise _CallError(grpc.StatusCode.UNIMPLEMENTED, "compressed messages are not served")
         if length != len(body) - _MESSAGE_PREFIX.size:
-            raise _RequestError(grpc.StatusCode.INTERNAL, "not exactly one request message")
+            raise _CallError(grpc.StatusCode.INTERNAL, "not exactly one request message")
         try:
             return handler.request_deserializer(body[_MESSAGE_PREFIX.size :])
         except Exception:
-            raise _RequestError(
-                grpc.StatusCode.INTERNAL, "Exception deserializing request!"
-            ) from None
+            raise _CallError(grpc.StatusCode.INTERNAL, "Exception deserializing request!") from None
 
     async def _stream_responses(
         self, stream: _Stream, handler: Handler, request: Any, context: ServicerContext
@@ -751,6 +749,12 @@ class _Connection(asyncio.Protocol):
         self._finish(stream, context.code, context.details, context.trailing)
 
     def _message(self, stream: _Stream, message: bytes) -> None:
+        limit = self._server.max_message_bytes
+        if len(message) > limit:
+            raise _CallError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Sent message larger than max ({len(message)} vs. {limit})",
+            )
         if not stream.headers_sent:
             stream.headers_sent = True
             self._send(_frame(_HEADERS, _END_HEADERS, stream.id, _RESPONSE_HEADERS))
@@ -820,7 +824,7 @@ def _expire(stream: _Stream) -> None:
         stream.task.cancel()
 
 
-class _RequestError(Exception):
+class _CallError(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
         self.code = code
