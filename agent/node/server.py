@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-import grpc
 from prometheus_client import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
@@ -29,6 +28,7 @@ from modelfleet.agent.node.monitor import FeedbackServicer, Monitors
 from modelfleet.agent.node.rest.handlers import RestApi
 from modelfleet.agent.node.rest.protocol import HttpProtocol, HttpServerState
 from modelfleet.agent.node.rpc.control import ControlServicer, MetricsServicer
+from modelfleet.agent.node.rpc.http2 import GrpcServer
 from modelfleet.agent.node.rpc.inference import InferenceServicer
 from modelfleet.agent.node.rpc.interceptors import AccessInterceptor
 from modelfleet.oip import dumps
@@ -88,7 +88,7 @@ class Agent:
         )
         self.http_state = HttpServerState(api, config.limits.max_body_bytes)
         self._http: asyncio.Server | None = None
-        self._grpc: grpc.aio.Server | None = None
+        self._grpc: GrpcServer | None = None
         log.info("model worker pool: %d threads", workers)
 
     def is_ready(self) -> bool:
@@ -108,32 +108,28 @@ class Agent:
             ssl=tls.ssl_context() if tls is not None else None,
         )
         self.http_port = self._http.sockets[0].getsockname()[1]
-        message_limit = config.limits.max_body_bytes
-        self._grpc = grpc.aio.server(
-            interceptors=[AccessInterceptor(self._token, self.access)],
-            options=[
-                ("grpc.max_receive_message_length", message_limit),
-                ("grpc.max_send_message_length", message_limit),
-                ("grpc.so_reuseport", 0),
-            ],
+        grpc_server = self._grpc = GrpcServer(
+            [AccessInterceptor(self._token, self.access)], config.limits.max_body_bytes
         )
-        inference_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self.service, self.is_ready), self._grpc
+        grpc_server.add_servicer(
+            inference_grpc.add_GRPCInferenceServiceServicer_to_server,
+            InferenceServicer(self.service, self.is_ready),
         )
-        agent_grpc.add_AgentControlServicer_to_server(ControlServicer(self.manager), self._grpc)
-        agent_grpc.add_MetricsServicer_to_server(
-            MetricsServicer(self.metrics, self._stopping, self.monitors), self._grpc
+        grpc_server.add_servicer(
+            agent_grpc.add_AgentControlServicer_to_server, ControlServicer(self.manager)
+        )
+        grpc_server.add_servicer(
+            agent_grpc.add_MetricsServicer_to_server,
+            MetricsServicer(self.metrics, self._stopping, self.monitors),
         )
         if self.monitors is not None:
-            agent_grpc.add_FeedbackServicer_to_server(
-                FeedbackServicer(self.monitors, self.manager), self._grpc
+            grpc_server.add_servicer(
+                agent_grpc.add_FeedbackServicer_to_server,
+                FeedbackServicer(self.monitors, self.manager),
             )
-        address = f"{_grpc_host(config.host)}:{config.grpc_port}"
-        if tls is not None:
-            self.grpc_port = self._grpc.add_secure_port(address, tls.grpc_credentials())
-        else:
-            self.grpc_port = self._grpc.add_insecure_port(address)
-        await self._grpc.start()
+        self.grpc_port = await self._grpc.start(
+            config.host, config.grpc_port, tls.ssl_context() if tls is not None else None
+        )
         scheme = "https" if tls is not None else "http"
         log.info(
             "listening: %s %s:%d, grpc%s %s:%d",
@@ -206,7 +202,12 @@ class Agent:
         self.http_state.closing = True
         if self._http is not None:
             self._http.close()
-        grpc_stop = self._grpc.stop(self.config.drain_timeout_s) if self._grpc else None
+        # GOAWAY at once: gRPC clients stop sending here while the calls in flight finish.
+        grpc_stop = (
+            asyncio.ensure_future(self._grpc.stop(self.config.drain_timeout_s))
+            if self._grpc
+            else None
+        )
         deadline = asyncio.get_running_loop().time() + self.config.drain_timeout_s
         while self.service.in_flight() and asyncio.get_running_loop().time() < deadline:
             for connection in list(self.http_state.connections):
@@ -229,7 +230,3 @@ def _host_check(config: AgentConfig) -> HostCheck | None:
     if allowed is None:
         return HostCheck(config.host, ()) if is_loopback(config.host) else None
     return None if ANY_HOST in allowed else HostCheck(config.host, allowed)
-
-
-def _grpc_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from modelfleet.agent.node.access._hosts import is_wildcard
 
 log = logging.getLogger(__name__)
-_PRIVATE_KEY = re.compile(
-    rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.S
-)
 
 
 class TlsError(ValueError):
@@ -39,33 +33,6 @@ class TlsFiles:
     def ssl_context(self) -> ssl.SSLContext:
         """Server context for asyncio (TLS 1.2+); raises TlsError for unusable files."""
         return _ReloadingContext.serving(self)
-
-    def grpc_credentials(self) -> grpc.ServerCredentials:
-        stamp = [self.stamp()]
-        initial = self._grpc_configuration()
-
-        def fetch() -> grpc.ServerCertificateConfiguration | None:
-            # gRPC asks before each handshake; None keeps the current pair.
-            now = self.stamp()
-            if now == stamp[0]:
-                return None
-            stamp[0] = now
-            try:
-                self.ssl_context()  # the pair must match before gRPC gets it
-                configuration = self._grpc_configuration()
-            except (TlsError, OSError) as exc:
-                log.warning("keeping the current TLS certificate on the gRPC port: %s", exc)
-                return None
-            log.info("gRPC port: serving the new TLS certificate from %s", self.cert)
-            return configuration
-
-        # The stubs miss that the fetcher may answer None ("no change"), as gRPC documents.
-        return grpc.dynamic_ssl_server_credentials(initial, fetch)  # type: ignore[arg-type]
-
-    def _grpc_configuration(self) -> grpc.ServerCertificateConfiguration:
-        cert = self.cert.read_bytes()
-        key = self.key.read_bytes()
-        return grpc.ssl_server_certificate_configuration([(_only_key(key), _only_certs(cert))])
 
     def stamp(self) -> tuple[int, ...]:
         """Changes whenever either file is replaced or rewritten."""
@@ -111,9 +78,9 @@ class _ReloadingContext(ssl.SSLContext):
             try:
                 _ReloadingContext.serving(self._files)  # never load a mismatched pair here
                 self._load()
-                log.info("HTTP port: serving the new TLS certificate from %s", self._files.cert)
+                log.info("serving the new TLS certificate from %s", self._files.cert)
             except TlsError as exc:
-                log.warning("keeping the current TLS certificate on the HTTP port: %s", exc)
+                log.warning("keeping the current TLS certificate: %s", exc)
         return super().wrap_bio(*args, **kwargs)
 
 
@@ -122,13 +89,6 @@ def _only_certs(pem: bytes) -> bytes:
     if start < 0:
         raise TlsError("no PEM certificate found")
     return pem[start:]
-
-
-def _only_key(pem: bytes) -> bytes:
-    found = _PRIVATE_KEY.search(pem)
-    if found is None:
-        raise TlsError("no PEM private key found")
-    return found.group(0)
 
 
 NO_SERVING_CERTIFICATE = (
