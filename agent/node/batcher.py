@@ -7,16 +7,22 @@ takes only what is already queued, as Triton does. While one run of a model is i
 pool the queue grows into the next batch; a further concurrent run (up to
 `concurrency`) starts only once a full batch is waiting, so light models get large
 batches and few thread hand-offs while heavy ones still use every worker.
+
+An optional batch hook (monitoring) is told on the event loop about every batch that ran,
+before its requests are answered: the requests' tags, the batch's inputs and its outputs,
+so that per-batch work is done once per batch rather than once per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -24,30 +30,38 @@ from modelfleet.agent.node.errors import ServingError
 from modelfleet.agent.node.metrics import ModelStats
 from modelfleet.agent.node.repository import Batching
 
+log = logging.getLogger(__name__)
 Outputs = list[np.ndarray]
-RunFn = Callable[[dict[str, np.ndarray]], Outputs]
+Inputs = dict[str, np.ndarray]
+RunFn = Callable[[Inputs], Outputs]
+#: (tags, inputs, outputs, rows): requests whose rows follow each other in the arrays, the
+#: rows of request i being `rows[i]` (None: all of them, for a batch of one)
+BatchHook = Callable[[list[Any], Inputs, Outputs, list[int | None]], None]
 
 
 class _Item:
-    __slots__ = ("enqueued", "future", "inputs", "key", "rows", "weight")
+    __slots__ = ("enqueued", "future", "inputs", "key", "rows", "tag", "weight")
 
     def __init__(
         self,
-        inputs: dict[str, np.ndarray],
+        inputs: Inputs,
         rows: int | None,
         future: asyncio.Future[Outputs],
+        tag: Any,
     ) -> None:
         self.inputs = inputs
         self.rows = rows
         self.future = future
+        self.tag = tag
         self.weight = rows or 1
         self.enqueued = time.perf_counter()
         # Only requests whose tensors agree beyond the first dimension can be stacked.
         self.key = tuple(a.shape[1:] for a in inputs.values()) if rows is not None else None
 
 
-# (per-item outputs or error, start of the run, seconds spent in the model)
-_RunResult = tuple[list[Outputs | ServingError], float, float]
+# (per-item outputs or error, the whole batch's inputs and outputs when it ran as one,
+#  start of the run, seconds spent in the model)
+_RunResult = tuple[list[Outputs | ServingError], tuple[Inputs, Outputs] | None, float, float]
 
 
 class Batcher:
@@ -60,8 +74,10 @@ class Batcher:
         batching: Batching,
         stats: ModelStats,
         concurrency: int,
+        on_batch: BatchHook | None = None,
     ) -> None:
         self._run_model = run
+        self._on_batch = on_batch
         self._pool = pool
         self._max_rows = batching.max_batch_size if batching.enabled else 0
         self._delay = batching.max_queue_delay_us / 1e6
@@ -73,12 +89,13 @@ class Batcher:
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
 
-    def submit(self, inputs: dict[str, np.ndarray], rows: int | None) -> asyncio.Future[Outputs]:
-        """Queue a request; `rows` is None when it cannot be stacked with others."""
+    def submit(self, inputs: Inputs, rows: int | None, tag: Any = None) -> asyncio.Future[Outputs]:
+        """Queue a request; `rows` is None when it cannot be stacked with others; `tag` is
+        passed to the batch hook."""
         future: asyncio.Future[Outputs] = self._loop.create_future()
         if not self._max_rows:
             rows = None
-        item = _Item(inputs, rows, future)
+        item = _Item(inputs, rows, future, tag)
         self._queue.append(item)
         self._queued_rows += item.weight
         if self._timer is not None and self._queued_rows >= self._max_rows:
@@ -130,8 +147,12 @@ class Batcher:
     def _execute(self, batch: list[_Item]) -> _RunResult:
         """Worker thread: one model run for the whole batch, split per request."""
         start = time.perf_counter()
+        whole: tuple[Inputs, Outputs] | None = None
         if len(batch) == 1:
-            results = [self._run_one(batch[0].inputs)]
+            result = self._run_one(batch[0].inputs)
+            results = [result]
+            if not isinstance(result, ServingError):
+                whole = batch[0].inputs, result
         else:
             names = batch[0].inputs.keys()
             feed = {n: np.concatenate([item.inputs[n] for item in batch]) for n in names}
@@ -141,15 +162,16 @@ class Batcher:
                 # One bad request must not fail its neighbours: retry them one by one.
                 results = [self._run_one(item.inputs) for item in batch]
             else:
+                whole = feed, outputs
                 results = []
                 offset = 0
                 for item in batch:
                     end = offset + (item.rows or 0)
                     results.append([out[offset:end] for out in outputs])
                     offset = end
-        return results, start, time.perf_counter() - start
+        return results, whole, start, time.perf_counter() - start
 
-    def _run_one(self, inputs: dict[str, np.ndarray]) -> Outputs | ServingError:
+    def _run_one(self, inputs: Inputs) -> Outputs | ServingError:
         try:
             return self._run_model(inputs)
         except ServingError as exc:
@@ -162,13 +184,15 @@ class Batcher:
     def _finished(self, batch: list[_Item], job: Future[_RunResult]) -> None:
         self._running -= 1
         try:
-            results, start, compute = job.result()
+            results, whole, start, compute = job.result()
         except Exception as exc:  # a bug in splitting; answer everyone, never hang them
             error = exc
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
         else:
+            if self._on_batch is not None:
+                self._tell(batch, results, whole)
             stats = self._stats
             stats.batch_size.observe(sum(item.weight for item in batch))
             for item, result in zip(batch, results, strict=True):
@@ -182,6 +206,24 @@ class Batcher:
                     item.future.set_result(result)
         if self._queue and self._timer is None:
             self._dispatch()
+
+    def _tell(
+        self,
+        batch: list[_Item],
+        results: list[Outputs | ServingError],
+        whole: tuple[Inputs, Outputs] | None,
+    ) -> None:
+        """The batch hook, once for a batch that ran as one, else once per answered request."""
+        assert self._on_batch is not None
+        try:
+            if whole is not None:
+                self._on_batch([item.tag for item in batch], *whole, [i.rows for i in batch])
+                return
+            for item, result in zip(batch, results, strict=True):
+                if not isinstance(result, ServingError):
+                    self._on_batch([item.tag], item.inputs, result, [None])
+        except Exception:  # monitoring must never keep requests from their answers
+            log.exception("batch hook failed")
 
     @property
     def idle(self) -> bool:

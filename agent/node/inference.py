@@ -68,10 +68,9 @@ class InferenceService:
         self.limits = limits
         self.metrics = metrics
         self.draining = False
-        #: told about every queued request (monitoring: request ids)
+        #: told about every queued request (monitoring: request ids); what the model answered
+        #: goes to `manager.on_batch`, once per batch
         self.observer: Callable[[Call], None] | None = None
-        #: told about every request that got its outputs (monitoring: predictions, drift)
-        self.on_success: Callable[[Call], None] | None = None
         self._per_model: dict[str, int] = {}
         self._loop = asyncio.get_running_loop()
 
@@ -125,7 +124,7 @@ class InferenceService:
         limit = self.limits.request_timeout_s if budget_s is None else budget_s
         timer = self._loop.call_later(limit, _expire, future, limit)
         call = Call(mv, request, future, names)
-        # One done callback per request does the accounting and tells monitoring.
+        # One done callback per request does the accounting.
         future.add_done_callback(partial(self._finished, call, started, timer))
         if self.observer is not None:
             self.observer(call)
@@ -141,8 +140,6 @@ class InferenceService:
         timer.cancel()
         error = asyncio.CancelledError() if future.cancelled() else future.exception()
         self._account(call.mv, started, error)
-        if error is None and self.on_success is not None:
-            self.on_success(call)
 
     def _account(self, mv: ModelVersion, started: float, error: BaseException | None) -> None:
         if error is None:
@@ -195,7 +192,7 @@ class InferenceService:
                     f"unknown output {unknown[0]!r}; model outputs are {', '.join(names)}"
                 )
         feed = model.prepare(inputs)
-        future = batcher.submit(feed, rows if rows is not None and rows >= 0 else None)
+        future = batcher.submit(feed, rows if rows is not None and rows >= 0 else None, request)
         return future, names
 
     def in_flight(self) -> int:

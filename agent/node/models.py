@@ -7,12 +7,15 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from modelfleet.agent.node.batcher import Batcher
+from modelfleet.agent.node.batcher import Batcher, Inputs, Outputs
 from modelfleet.agent.node.errors import InvalidInput, NotFound, Unavailable
 from modelfleet.agent.node.metrics import MetricsRegistry, ModelStats
 from modelfleet.agent.node.repository import (
@@ -101,6 +104,11 @@ class ModelManager:
         self._concurrency = concurrency
         self._default_batching = default_batching
         self._metrics = metrics
+        #: told about every batch of every version loaded from now on (monitoring); see
+        #: batcher.BatchHook, the version comes first
+        self.on_batch: (
+            Callable[[ModelVersion, list[Any], Inputs, Outputs, list[int | None]], None] | None
+        ) = None
         #: serving versions by model name and version
         self._versions: dict[str, dict[str, ModelVersion]] = {}
         #: versions not serving (LOADING, FAILED, UNLOADING), shown by ListModels
@@ -207,6 +215,7 @@ class ModelManager:
                 mv.batching,
                 mv.stats,
                 self._concurrency,
+                partial(self.on_batch, mv) if self.on_batch is not None else None,
             )
             del self._others[(name, version)]
             previous = self._versions.setdefault(name, {}).get(version)

@@ -80,7 +80,7 @@ def test_requests_arriving_while_a_window_waits_are_skipped_and_windows_stay_who
     assert tracker.update(*requests(reference_rows(130, seed=3)), OUTPUTS) == []
     assert tracker.waiting and tracker.rows_in_open_window == 0
     assert tracker.update(*requests(reference_rows(40, seed=4)), OUTPUTS) == []
-    assert tracker.requests_skipped == 40 and tracker.rows_in_open_window == 0
+    assert tracker.rows_skipped == 40 and tracker.rows_in_open_window == 0
 
     clock.now += 1 / _drift.EVALUATION_BUDGET
     second = tracker.evaluate_due()

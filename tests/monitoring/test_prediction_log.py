@@ -51,6 +51,16 @@ def test_log_is_bounded_by_rows_not_requests() -> None:
     assert quality.labelled == 2 and quality.metrics()["accuracy"] == 0.5
 
 
+def test_a_batch_larger_than_the_log_loses_only_its_too_large_requests() -> None:
+    log = PredictionLog(capacity=10)
+    log.add("c", _rows(1, 1))
+    both = _rows(0, 1, *[1] * 11)
+    log.record(["small", "big"], [2, 11], "1", both.predicted, both.scores)
+    assert "c" in log and "small" in log and "big" not in log and log.evicted == 1
+    entry = log.get("small")
+    assert entry is not None and entry.predicted.tolist() == [0, 1]
+
+
 def test_multi_row_request_straddling_the_wrap_around_keeps_its_rows() -> None:
     log = PredictionLog(capacity=8)
     for i in range(6):  # rows 0-5
@@ -88,19 +98,25 @@ def test_ring_matches_a_plain_model_of_the_log_across_growth_wraps_and_versions(
     log = PredictionLog(capacity=capacity)
     model: dict[str, tuple[int, str, np.ndarray, np.ndarray | None]] = {}
     head = 0
-    for i in range(4000):
-        n = int(rng.integers(1, 70))
+    for i in range(1500):
+        # one batch: 1-5 requests of 1-30 rows each, their rows one after the other
+        rows = [int(r) for r in rng.integers(1, 30, int(rng.integers(1, 6)))]
+        n = sum(rows)
         version = "2" if rng.random() < 0.3 else "1"
         if version == "2":  # another layout: float predictions without scores
             predicted, scores = rng.random(n), None
         else:
             predicted, scores = rng.integers(0, 3, n), rng.random((n, 3)).astype(np.float32)
-        request_id = f"q{int(rng.integers(0, 3000))}"  # some ids are reused
-        log.record(request_id, version, predicted, scores)
-        model.pop(request_id, None)
-        model[request_id] = (head, version, predicted.copy(), scores)
-        head += n
-        if i % 97 == 0:
+        ids = [f"q{int(q)}" for q in rng.integers(0, 1200, len(rows))]  # some ids are reused
+        log.record(ids, list(rows), version, predicted, scores)
+        offset = 0
+        for request_id, count in zip(ids, rows, strict=True):
+            model.pop(request_id, None)
+            part = None if scores is None else scores[offset : offset + count]
+            model[request_id] = (head, version, predicted[offset : offset + count].copy(), part)
+            head += count
+            offset += count
+        if i % 37 == 0:
             live = {k: v for k, v in model.items() if v[0] >= head - capacity}
             assert len(log) == len(live)
             for request_id, (_, version, predicted, scores) in live.items():

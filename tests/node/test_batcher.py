@@ -167,3 +167,50 @@ def test_queue_delay_waits_for_more_rows(tmp_path: Path, pool: ThreadPoolExecuto
         assert batch_sizes(stats) == 1 and stats.batch_size.sum == 4
 
     run(body)
+
+
+def test_batch_hook_sees_each_batch_once_before_its_requests_are_answered(
+    tmp_path: Path, pool: ThreadPoolExecutor
+) -> None:
+    model = gather(tmp_path)
+    stats = ModelStats()
+    seen: list[tuple[list[Any], list[float], list[float], list[int | None], bool]] = []
+    futures: dict[str, asyncio.Future[list[np.ndarray]]] = {}
+
+    def hook(tags: list[Any], inputs: Any, outputs: Any, rows: list[int | None]) -> None:
+        answered = any(futures[tag].done() for tag in tags)
+        seen.append((tags, inputs["i"].tolist(), outputs[0].tolist(), rows, answered))
+
+    async def body() -> None:
+        batcher = Batcher(model.run, pool, Batching(64, 0), stats, concurrency=1, on_batch=hook)
+        for tag, i in (("warm", [0]), ("a", [1, 2]), ("b", [3])):
+            futures[tag] = batcher.submit({"i": np.array(i)}, len(i), tag)
+        await asyncio.gather(*futures.values())
+        # A batch with a bad request is retried one by one: the answered ones are told alone.
+        for tag, i in (("warm2", [0]), ("ok", [2]), ("bad", [99])):
+            futures[tag] = batcher.submit({"i": np.array(i)}, len(i), tag)
+        await asyncio.gather(*futures.values(), return_exceptions=True)
+
+    run(body)
+    assert seen == [
+        (["warm"], [0], [10.0], [1], False),
+        (["a", "b"], [1, 2, 3], [11.0, 12.0, 13.0], [2, 1], False),
+        (["warm2"], [0], [10.0], [1], False),
+        (["ok"], [2], [12.0], [None], False),
+    ]
+
+
+def test_a_failing_batch_hook_does_not_keep_requests_from_their_answers(
+    tmp_path: Path, pool: ThreadPoolExecutor
+) -> None:
+    model = identity(tmp_path)
+
+    def hook(*_: Any) -> None:
+        raise RuntimeError("monitoring bug")
+
+    async def body() -> None:
+        batcher = Batcher(model.run, pool, Batching(64, 0), ModelStats(), 1, on_batch=hook)
+        (y,) = await batcher.submit({"x": np.zeros((1, 2), np.float32)}, 1)
+        assert y.tolist() == [[1.0, 1.0]]
+
+    run(body)

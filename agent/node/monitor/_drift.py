@@ -1,16 +1,17 @@
 """Drift accumulation off the event loop: a bounded hand-off per version and one worker thread.
 
-The event loop only appends each finished request's arrays (references, no copies) to its
+The event loop only appends each answered batch's arrays (references, no copies) to its
 version's hand-off list (dropping and counting when it is full, so serving never waits for
 drift); every few hundred milliseconds the worker takes whatever has queued, concatenates it
 once per tensor into one profile-ordered batch per model version, feeds the version's
 DriftAccumulator once, then evaluates any window that closed. Few, large numpy steps keep
 the worker's share of the GIL (which the event loop needs) small.
 
-The hand-off holds only arrays and the requests' input mappings (neither is tracked by the
-cyclic garbage collector), not the requests themselves: a request object, its future and
-its output list kept for a drain interval would outlive two young collections, be promoted
-to the oldest generation and trigger a full collection every couple of seconds.
+The hand-off holds only the batches' own arrays and input mappings (neither is tracked by
+the cyclic garbage collector), not the requests: request objects, futures and per-request
+arrays kept for a drain interval would be promoted to the oldest generation (full
+collections every couple of seconds) and keep thousands of small objects alive, so that the
+event loop's allocations for every request would land in cold memory.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from modelfleet.drift import DriftAccumulator, DriftConfig, DriftReport, DriftWi
 from modelfleet.profile import ReferenceProfile
 
 log = logging.getLogger(__name__)
+#: batches waiting for the worker per version (more are dropped and counted)
 DEFAULT_QUEUE = 4096
 DEFAULT_RING = 64
 #: share of one core that evaluating closed windows may use; windows that close faster wait
@@ -50,12 +52,12 @@ class DriftTracker:
     Closed windows are evaluated within EVALUATION_BUDGET. While a closed window waits for
     that budget, arriving requests are not accumulated: a window filled meanwhile could
     only be evaluated after the waiting one, by which time newer windows would have closed,
-    so accumulating it would be work thrown away. The rows are counted (`requests_skipped`)
-    and the next window starts, from scratch, with the first drain after the evaluation
-    (the event loop stops handing requests over while `waiting`). At
+    so accumulating it would be work thrown away. The rows are counted (`rows_skipped`)
+    and the next window starts, from scratch, with the first drain after the evaluation. At
     low rates every window is evaluated as it closes and nothing is skipped; under heavy
     traffic drift is measured on whole windows of consecutive rows, as many as the budget
-    allows, and accumulating costs little more than evaluating.
+    allows, and accumulating costs little more than evaluating. (The event loop stops
+    handing batches over while `waiting`.)
     """
 
     def __init__(
@@ -73,8 +75,8 @@ class DriftTracker:
         self.windows_closed = 0
         #: windows closed while PENDING_WINDOWS others waited for evaluation (not reported)
         self.windows_skipped = 0
-        #: requests not accumulated because a closed window was waiting for evaluation
-        self.requests_skipped = 0
+        #: rows not accumulated because a closed window was waiting for evaluation
+        self.rows_skipped = 0
         self._pending: deque[DriftWindow] = deque()
         self._next_evaluation = 0.0
         self._columns: ColumnPlan | None = None
@@ -98,8 +100,8 @@ class DriftTracker:
     def update(
         self, inputs: list[Tensors], outputs: list[list[np.ndarray]], output_names: list[str]
     ) -> list[DriftReport]:
-        """Worker thread: fold queued requests in (`inputs`: one mapping per request;
-        `outputs`: per output, in `output_names` order, one array per request); return the
+        """Worker thread: fold queued batches in (`inputs`: one mapping per batch;
+        `outputs`: per output, in `output_names` order, one array per batch); return the
         windows that closed."""
         if self._columns is None:
             firsts = [arrays[0] for arrays in outputs]
@@ -111,7 +113,7 @@ class DriftTracker:
             ]
         reports = self.evaluate_due()
         if self._pending:  # still waiting for the evaluation budget
-            self.requests_skipped += len(inputs)
+            self.rows_skipped += sum(_rows(ins) for ins in inputs)
             return reports
         arrays: Tensors = {}
         for tensor, is_input, j in self._picks:
@@ -148,12 +150,12 @@ class DriftTracker:
 
 
 class HandOff:
-    """One version's finished requests on their way from the event loop to the worker.
+    """One version's answered batches on their way from the event loop to the worker.
 
-    A flat list of references, `stride` per request (the input mapping, then every output
-    array): the event loop appends one request with one append and one extend; the worker
-    takes the complete requests from the front with one slice and one deletion. Both are
-    single list operations under the GIL, and the worker never takes a request whose outputs
+    A flat list of references, `stride` per batch (the input mapping, then every output
+    array): the event loop appends one batch with one append and one extend; the worker
+    takes the complete batches from the front with one slice and one deletion. Both are
+    single list operations under the GIL, and the worker never takes a batch whose outputs
     are not all there yet, so no lock is needed.
     """
 
@@ -163,7 +165,7 @@ class HandOff:
         self._items: list[Any] = []
 
     def put(self, inputs: Tensors, outputs: list[np.ndarray]) -> bool | None:
-        """Event loop: queue one request; False when full (nothing queued), True when the
+        """Event loop: queue one batch; False when full (nothing queued), True when the
         list was empty before (the worker may be waiting), None otherwise."""
         items = self._items
         size = len(items)
@@ -174,7 +176,7 @@ class HandOff:
         return True if size == 0 else None
 
     def take(self) -> tuple[list[Tensors], list[list[np.ndarray]]]:
-        """Worker thread: the queued requests' input mappings and, per output, their arrays."""
+        """Worker thread: the queued batches' input mappings and, per output, their arrays."""
         items = self._items
         stride = self.stride
         n = len(items) // stride * stride
@@ -183,6 +185,11 @@ class HandOff:
         taken = items[:n]
         del items[:n]
         return taken[::stride], [taken[j::stride] for j in range(1, stride)]
+
+
+def _rows(inputs: Tensors) -> int:
+    first = next(iter(inputs.values()), None)
+    return 0 if first is None else first.shape[0] if first.ndim else 1
 
 
 class DriftWorker:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from modelfleet.agent.node.batcher import Inputs, Outputs
 from modelfleet.agent.node.errors import NotFound
 from modelfleet.agent.node.inference import Call, InferenceService
 from modelfleet.agent.node.models import ModelVersion
@@ -33,6 +34,7 @@ from modelfleet.agent.node.monitor._predictions import (
 from modelfleet.agent.node.monitor._quality import DEFAULT_WINDOW, RollingQuality, task_of
 from modelfleet.agent.node.repository import CONFIG_FILE
 from modelfleet.drift import DriftConfig, DriftReport
+from modelfleet.oip import DecodedRequest
 from modelfleet.profile import ReferenceProfile
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ class VersionMonitor:
         self._sink = sink
         outputs = [s.name for s in mv.model.signature.outputs]
         self.output_names = outputs
-        #: finished requests waiting for the drift worker (filled by the event loop)
+        #: answered batches waiting for the drift worker (filled by the event loop)
         self.handoff = HandOff(len(outputs), queue_capacity)
         settings = _monitoring_settings(mv.path)
         self.prediction = _pick(settings.get("prediction"), outputs, 0) or 0
@@ -81,7 +83,7 @@ class VersionMonitor:
 
     def drain(self) -> bool:
         """Worker thread: take what the event loop queued; start drift on first use (reading
-        the profile), then accumulate the requests' inputs and outputs (concatenated once per
+        the profile), then accumulate the batches' inputs and outputs (concatenated once per
         tensor) and evaluate due windows. False when nothing was queued."""
         inputs, outputs = self.handoff.take()
         if not inputs:
@@ -121,12 +123,14 @@ class VersionMonitor:
 
 
 class Monitors:
-    """Every version's monitor, fed by the inference path (one callback per request).
+    """Every version's monitor, fed by the inference path: an id per request, then the
+    model's answers once per batch (the batch's own input and output arrays).
 
-    Nothing per request outlives the request except untracked ints and arrays (the
-    prediction log's entries, its rows are copied into per-version arrays; the drift
-    hand-off's references), so monitoring adds no work to the cyclic garbage collector's
-    full collections.
+    Nothing per request outlives the request except the prediction log's entries (id ->
+    an int, its rows are copied into per-version arrays), and the drift hand-off keeps
+    whole-batch arrays only, so monitoring adds no work to the cyclic garbage collector and
+    keeps no small per-request objects alive (which would make every request's allocations
+    land in cold memory).
     """
 
     def __init__(self, settings: MonitorSettings | None = None) -> None:
@@ -139,7 +143,7 @@ class Monitors:
 
     def attach(self, service: InferenceService) -> None:
         service.observer = self.observe
-        service.on_success = self.completed
+        service.manager.on_batch = self.batch
 
     def close(self) -> None:
         self._worker.close()
@@ -151,27 +155,36 @@ class Monitors:
         if not request.id:
             request.id = self._ids.next()
 
-    def completed(self, call: Call) -> None:
-        """Log the prediction and hand the request's arrays (references) to the drift worker."""
-        mv = call.mv
+    # -- event loop: per batch -----------------------------------------------------------
+    def batch(
+        self,
+        mv: ModelVersion,
+        requests: list[DecodedRequest],
+        inputs: Inputs,
+        outputs: Outputs,
+        rows: list[int | None],
+    ) -> None:
+        """Log the batch's predictions by request id and hand its arrays (references) to the
+        drift worker; runs before the requests are answered. Every request the model
+        answered is logged, also one whose deadline passed during the run."""
         monitor = self._versions.get((mv.name, mv.version))
         if monitor is None or monitor.mv is not mv:
             monitor = self.version(mv)
             if monitor is None:
                 return
-        outputs = call.future.result()
         log_ = self._logs.get(mv.name)
         if log_ is None:
             log_ = self._logs[mv.name] = PredictionLog(self.settings.log_size)
         score = monitor.score
         log_.record(
-            call.request.id,
+            [request.id for request in requests],
+            rows,
             mv.version,
             outputs[monitor.prediction],
             outputs[score] if score is not None else None,
         )
         if monitor.wants_drift:
-            queued = monitor.handoff.put(call.request.inputs, outputs)
+            queued = monitor.handoff.put(inputs, outputs)
             if queued:
                 self._worker.wake()
             elif queued is False:

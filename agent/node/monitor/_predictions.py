@@ -6,7 +6,7 @@ import itertools
 import math
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -70,28 +70,19 @@ _ROWS_BITS = 32
 _START_SHIFT = _ROWS_SHIFT + _ROWS_BITS
 _MAX_RINGS = 1 << _RING_BITS
 _FIRST_SIZE = 1024
-_FLUSH_REQUESTS = 256
 
 
 class _Ring:
     """The rows of one version with one output layout (dtype, row shape), in preallocated
     arrays addressed by the deployment's row sequence: row `r` of the deployment lives at
     `r % capacity` once the arrays have grown to `capacity` rows, and at `r - base` before
-    (they start small and double, so a deployment with little traffic stays small).
-
-    The event loop only appends each request's arrays to a short pending list; they are
-    copied in with one concatenation and one slice assignment per array every
-    `_FLUSH_REQUESTS` requests (or before any read), so the arrays the requests came with
-    are released a few batches later."""
+    (they start small and double, so a deployment with little traffic stays small)."""
 
     __slots__ = (
         "base",
         "capacity",
         "end",
         "pdtype",
-        "pending",
-        "pending_scores",
-        "pending_start",
         "predicted",
         "ptrail",
         "scores",
@@ -114,12 +105,9 @@ class _Ring:
         self.sdtype = None if scores is None else scores.dtype
         self.strail = None if scores is None else scores.shape[1:]
         self.scores = None if scores is None else _empty(self.size, scores)
-        self.pending: list[np.ndarray] = []
-        self.pending_scores: list[np.ndarray] = []
-        self.pending_start = base
 
     def fits(self, version: str, predicted: np.ndarray, scores: np.ndarray | None) -> bool:
-        """Same version and layout (identity checks first: this runs for every request)."""
+        """Same version and layout (identity checks first: this runs for every batch)."""
         if version is not self.version and version != self.version:
             return False
         dtype = predicted.dtype
@@ -135,22 +123,6 @@ class _Ring:
             return False
         ndim = scores.ndim
         return ndim == len(self.strail) + 1 and (ndim == 1 or scores.shape[1:] == self.strail)
-
-    def flush(self) -> None:
-        """Copy the pending requests' rows in (they are consecutive rows of the deployment)."""
-        if not self.pending:
-            return
-        predicted = np.concatenate(self.pending)
-        scores = np.concatenate(self.pending_scores) if self.scores is not None else None
-        self.pending.clear()
-        self.pending_scores.clear()
-        start = self.pending_start
-        if predicted.shape[0] > self.capacity:  # only the newest rows can be kept
-            cut = predicted.shape[0] - self.capacity
-            predicted, start = predicted[cut:], start + cut
-            scores = None if scores is None else scores[cut:]
-        self.write(start, predicted, scores)
-        self.pending_start = self.end
 
     def write(self, start: int, predicted: np.ndarray, scores: np.ndarray | None) -> None:
         """Copy rows `start` .. `start + n - 1` of the deployment (n <= capacity)."""
@@ -179,7 +151,6 @@ class _Ring:
 
     def rows(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Copies of one request's rows."""
-        self.flush()
         if self.size < self.capacity:
             at = start - self.base
             where: Any = slice(at, at + n)
@@ -222,12 +193,11 @@ class PredictionLog:
     """Predictions by request id, bounded by rows: the newest `capacity` rows of the
     deployment (a request whose rows were partly overwritten is evicted as a whole).
 
-    The rows are copied into preallocated arrays per version and layout (one concatenation
-    and one slice assignment per `_FLUSH_REQUESTS` requests), so the log keeps no array of
-    its own per request: the requests' output arrays (views of their batch's outputs) are
-    freed a few batches later, and the event loop's allocations keep reusing the same
-    memory. Per request the log holds a slot in an ordered dict (id -> one int: first row,
-    row count, ring, labelled), which the cyclic garbage collector never tracks.
+    Predictions arrive a batch at a time, its rows copied into preallocated arrays per
+    version and layout (one slice assignment per array and batch), so the log keeps no
+    array of its own per request and no reference to the batch. Per request the log holds a
+    slot in an ordered dict (id -> one int: first row, row count, ring, labelled), which the
+    cyclic garbage collector never tracks.
     """
 
     def __init__(self, capacity: int = DEFAULT_LOG_SIZE) -> None:
@@ -249,41 +219,57 @@ class PredictionLog:
         return self._live(request_id) is not None
 
     def add(self, request_id: str, entry: LoggedPrediction) -> None:
-        self.record(request_id, entry.version, entry.predicted, entry.scores)
+        self.record([request_id], [None], entry.version, entry.predicted, entry.scores)
 
     def record(
-        self, request_id: str, version: str, predicted: np.ndarray, scores: np.ndarray | None
+        self,
+        request_ids: Sequence[str],
+        rows: Sequence[int | None],
+        version: str,
+        predicted: np.ndarray,
+        scores: np.ndarray | None,
     ) -> None:
-        """Event loop, per request: log one unlabelled prediction (rows copied into a ring)."""
-        entries = self._entries
-        if request_id in entries:  # a client reusing an id: the newest prediction wins
-            del entries[request_id]
+        """Event loop, per batch: log unlabelled predictions of requests whose rows follow
+        each other in `predicted` and `scores` (request i has `rows[i]` rows; None: all of
+        them, for a batch of one). The rows are copied into a ring."""
         if predicted.ndim == 0:
             predicted = predicted.reshape(1)
         n = predicted.shape[0]
-        if n == 0:
-            return
-        if n > self.capacity:  # cannot be held: as if evicted at once
-            self.evicted += 1
+        if len(request_ids) == 1:
+            rows = [n]
+        elif sum(r or 0 for r in rows) != n:  # the outputs are not one row per input row
             return
         if scores is not None and (scores.ndim == 0 or scores.shape[0] != n):
-            scores = scores.reshape(n, -1) if scores.size % n == 0 else None
-        ring = self._ring
-        if ring is None or not ring.fits(version, predicted, scores):
-            ring = self._ring_for(version, predicted, scores)
+            scores = scores.reshape(n, -1) if n and scores.size % n == 0 else None
+        if n > self.capacity:
+            if len(request_ids) == 1:  # cannot be held: as if evicted at once
+                self._entries.pop(request_ids[0], None)
+                self.evicted += 1
+                return
+            offset = 0  # each request on its own, so that only the too large ones are lost
+            for request_id, count in zip(request_ids, rows, strict=True):
+                end = offset + (count or 0)
+                part = None if scores is None else scores[offset:end]
+                self.record([request_id], [None], version, predicted[offset:end], part)
+                offset = end
+            return
+        entries = self._entries
         start = self._head
-        pending = ring.pending
-        pending.append(predicted)
-        if scores is not None:
-            ring.pending_scores.append(scores)
+        if n:
+            ring = self._ring
+            if ring is None or not ring.fits(version, predicted, scores):
+                ring = self._ring_for(version, predicted, scores)
+            ring.write(start, predicted, scores)
         self._head = head = start + n
-        if len(pending) >= _FLUSH_REQUESTS:
-            ring.flush()
         if not entries:
             self._front = start
-        entries[request_id] = (
-            start << _START_SHIFT | n << _ROWS_SHIFT | self._ring_no << _RING_SHIFT
-        )
+        ring_bits = self._ring_no << _RING_SHIFT
+        for request_id, count in zip(request_ids, rows, strict=True):
+            if request_id in entries:  # a client reusing an id: the newest prediction wins
+                del entries[request_id]
+            if count:
+                entries[request_id] = start << _START_SHIFT | count << _ROWS_SHIFT | ring_bits
+                start += count
         if head - self.capacity > self._front:
             self._evict()
 
@@ -339,8 +325,6 @@ class PredictionLog:
     def _ring_for(self, version: str, predicted: np.ndarray, scores: np.ndarray | None) -> _Ring:
         """The ring of this version and layout, made on first use; rings without a live row
         are freed (their slot reused)."""
-        if self._ring is not None:
-            self._ring.flush()
         oldest = self._head - self.capacity
         free = None
         for no, ring in enumerate(self._rings):
@@ -349,7 +333,6 @@ class PredictionLog:
             if ring is None:
                 free = no if free is None else free
             elif ring.fits(version, predicted, scores):
-                ring.pending_start = self._head
                 self._ring, self._ring_no = ring, no
                 return ring
         ring = _Ring(version, self._head, self.capacity, predicted, scores)
