@@ -255,3 +255,26 @@ def test_filtered_pages_in_metric_order_match_the_filter_and_order(
     assert seen == present + missing and missing
     assert present == sorted(present, key=lambda s: (-s[0], s[1]))  # type: ignore[operator]
     assert missing == sorted(missing, key=lambda s: s[1])
+
+
+def test_first_pages_are_right_whatever_window_edge_the_hub_recalls(
+    tracking: Tracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first page's window edge may be a recent one rather than the current one: runs
+    logged since, above or below it, and a filter it does not suit change nothing."""
+    t = tracking
+    monkeypatch.setattr(search, "FIRST_WINDOW", 2)
+    monkeypatch.setattr(search, "WINDOW_GROWTH", 2)
+
+    def first_page(flt: str = "") -> list[str]:
+        return _search(t, flt, ["metrics.auc DESC"], page=common_pb2.PageRequest(page_size=2))
+
+    new_run(t, name="only", metrics={"auc": 0.35})
+    assert first_page() == ["only"]  # fewer runs than the window: no edge
+    for i in range(1, 5):
+        new_run(t, name=f"low{i}", metrics={"auc": i / 10})
+    assert first_page() == ["low4", "only"]
+    for i in range(7, 10):
+        new_run(t, name=f"high{i}", metrics={"auc": i / 10})
+    assert first_page() == ["high9", "high8"]
+    assert first_page("metrics.auc < 0.25") == ["low2", "low1"]

@@ -122,7 +122,10 @@ class TrackingServicer(TrackingReads):
             record(s, call, details={"experiment_id": row.id})
             return convert.experiment(row, run_counts(s, [row.id]).get(row.id, 0))
 
-        return await self._hub.db.write(create)
+        created = await self._hub.db.write(create)
+        # The name now resolves to this experiment, even where it read as another's id.
+        self._experiment_ids.forget((call.ws.id, name))
+        return created
 
     async def CreateRun(
         self, request: tracking_pb2.CreateRunRequest, context: Context
@@ -163,7 +166,9 @@ class TrackingServicer(TrackingReads):
             record(s, call, details={"experiment_id": experiment.id, "run_id": run.id})
             return convert.run(run_views(s, [run])[0])
 
-        return await self._hub.db.write(create)
+        created = await self._hub.db.write(create)
+        self._experiment_ids.forget((call.ws.id, request.experiment))  # as in CreateExperiment
+        return created
 
     async def UpdateRun(
         self, request: tracking_pb2.UpdateRunRequest, context: Context

@@ -19,15 +19,18 @@ from modelfleet.agent.hub.tracking import convert, search
 from modelfleet.agent.hub.tracking.filters import parse_filter, parse_order_by
 from modelfleet.agent.hub.tracking.history import history
 from modelfleet.agent.hub.tracking.queries import (
+    PAGE_COLUMNS,
     Summary,
     check_key,
     find_experiment,
     find_run,
+    page_view,
     page_views,
     run_counts,
     run_views,
     runs_by_id,
 )
+from modelfleet.agent.hub.tracking.recent import Recent
 from modelfleet.agent.hub.tracking.total import total
 from modelfleet.proto.v1 import tracking_pb2, tracking_pb2_grpc
 
@@ -43,6 +46,20 @@ def _no_summary(key: str) -> Summary:
 class TrackingReads(tracking_pb2_grpc.TrackingServicer):
     def __init__(self, hub: HubState) -> None:
         self._hub = hub
+        # Experiments are never renamed or deleted, so a ref keeps its id; the exception,
+        # an id-like ref that a later experiment takes as its name (names win), is
+        # forgotten when this replica creates that experiment, after the TTL elsewhere.
+        self._experiment_ids: Recent[tuple[str, str], str] = Recent(ttl=300.0)
+        # The planner's estimates of totals (they move as statistics are refreshed and
+        # tables grow) and the window edges of first pages (any edge is correct; a recent
+        # one is close): a search repeated within seconds skips both round trips.
+        self._estimates: Recent[str, int] = Recent(ttl=30.0)
+        self._first_edges: Recent[search.EdgeKey, float | None] = Recent(ttl=30.0)
+
+    def _experiment_id(self, s: Session, workspace_id: str, ref: str, field: str) -> str:
+        return self._experiment_ids.get(
+            (workspace_id, ref), lambda: find_experiment(s, workspace_id, ref, field).id
+        )
 
     async def GetExperiment(
         self, request: tracking_pb2.GetExperimentRequest, context: Context
@@ -105,9 +122,13 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
             experiments = None
             if refs:
                 experiments = [
-                    find_experiment(s, call.ws.id, ref, f"experiments[{i}]").id
+                    self._experiment_id(s, call.ws.id, ref, f"experiments[{i}]")
                     for i, ref in enumerate(refs)
                 ]
+
+            # PostgreSQL returns each run whole with the page; SQLite loads them after it.
+            postgres = s.get_bind().dialect.name == "postgresql"
+            columns = PAGE_COLUMNS if postgres else ()
 
             def make(
                 after: tuple[list[Any], str] | None,
@@ -117,7 +138,7 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
             ) -> search.SearchQuery:
                 return search.build(
                     call.ws.id, experiments, clauses, order, after, n, present=present,
-                    window=window,
+                    window=window, columns=columns,
                 )  # fmt: skip
 
             # Built first: it checks every clause (bad input is named before the token).
@@ -126,12 +147,16 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
             cursor, found = None, None
             if request.page.page_token:
                 cursor, found = search.decode_cursor(request.page.page_token, query_id, sorts)
-            rows = search.page_rows(s, make, order, cursor, limit + 1)
+            rows = search.page_rows(s, make, order, cursor, limit + 1, self._first_edges)
             more = len(rows) > limit
             rows = rows[:limit]
-            views = page_views(s, [r[0] for r in rows])
+            if postgres:
+                views = [page_view(row[1 + len(sorts) :]) for row in rows]
+            else:
+                views = page_views(s, [row[0] for row in rows])
             if found is None:
-                found = total(s, matching, len(rows), more)
+                key = search.fingerprint(call.ws.id, experiments, request.filter)
+                found = total(s, matching, len(rows), more, self._estimates, key)
             token = search.encode_cursor(query_id, sorts, rows[-1], found) if more else ""
             return tracking_pb2.SearchRunsResponse(
                 runs=[convert.run(v) for v in views],

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 import orjson
 from sqlalchemy import (
@@ -17,7 +17,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Double,
-    Select,
     Text,
     any_,
     bindparam,
@@ -192,14 +191,10 @@ def run_views(s: Session, runs: Sequence[RunFields]) -> list[RunView]:
 
 
 def page_views(s: Session, run_ids: Sequence[str]) -> list[RunView]:
-    """The runs of a search page, whole, in the order given: one statement on PostgreSQL
-    (each run's params, tags, summaries and artifacts aggregated into its row), two on
-    SQLite (the runs, then their details as one UNION ALL)."""
+    """The runs of a search page, whole, in the order given, on SQLite: the runs, then
+    their details as one UNION ALL (PostgreSQL reads them with the page: `PAGE_COLUMNS`)."""
     if not run_ids:
         return []
-    if s.get_bind().dialect.name == "postgresql":
-        rows = {row.id: row for row in s.execute(_aggregated_query(), {"keys": list(run_ids)})}
-        return [_view_aggregated(rows[r], *rows[r][len(RUN_COLUMNS) :]) for r in run_ids]
     runs = {row.id: row for row in s.execute(select(*RUN_COLUMNS).where(Run.id.in_(run_ids)))}
     details = _details(s, [runs[r].seq for r in run_ids])
     return [_view(runs[r], details.get(runs[r].seq)) for r in run_ids]
@@ -276,9 +271,8 @@ def _details(s: Session, seqs: Sequence[int]) -> dict[int, _Details]:
     return out
 
 
-@functools.cache
-def _aggregated_query() -> Select[*tuple[Any, ...]]:
-    """PostgreSQL: one row per run, its details as JSON text (built once).
+def _aggregated_columns() -> list[ColumnElement[Any]]:
+    """PostgreSQL: a run's details as JSON text, correlated to `Run`.
 
     A run's summaries are one JSON array per column (`json_agg` of a column is cheap),
     read from a subquery in index order: records or `json_build_array` per summary cost
@@ -303,10 +297,35 @@ def _aggregated_query() -> Select[*tuple[Any, ...]]:
     )
     metrics = select(func.json_build_array(*(func.json_agg(column) for column in metric.c)))
     artifacts = select(func.json_agg(link.table_valued()))
-    return select(
-        *RUN_COLUMNS,
-        *(cast(q.scalar_subquery(), Text) for q in (params, tags, metrics, artifacts)),
-    ).where(_in_keys(Run.id, postgres=True))
+    return [
+        cast(q.correlate(Run).scalar_subquery(), Text) for q in (params, tags, metrics, artifacts)
+    ]
+
+
+# PostgreSQL: what a search page query selects after its sort keys, so each run comes back
+# whole in the page's own statement (`page_view` reads them). Built once: constructing
+# it costs more than running it.
+PAGE_COLUMNS: tuple[Any, ...] = (*RUN_COLUMNS, *_aggregated_columns())
+
+
+class RunRow(NamedTuple):
+    """The `RUN_COLUMNS` of a run, from a page row."""
+
+    id: str
+    seq: int
+    experiment_id: str
+    name: str
+    status: int
+    start_time: datetime
+    end_time: datetime | None
+    parent_run_id: str | None
+    created_by: str
+
+
+def page_view(columns: Sequence[Any]) -> RunView:
+    """A run from the `PAGE_COLUMNS` of a page row."""
+    n = len(RUN_COLUMNS)
+    return _view_aggregated(RunRow(*columns[:n]), *columns[n:])
 
 
 def _view_aggregated(

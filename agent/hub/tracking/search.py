@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, Run, RunParam, RunTag
 from modelfleet.agent.hub.errors import InvalidArgument
 from modelfleet.agent.hub.tracking.filters import Clause, Operand, OrderKey
+from modelfleet.agent.hub.tracking.recent import Recent
 from modelfleet.agent.hub.tracking.total import Total
 from modelfleet.proto.v1 import tracking_pb2
 
@@ -222,14 +223,17 @@ def build(
     *,
     present: bool | None = None,
     window: float | None = None,
+    columns: Sequence[Any] = (),
 ) -> SearchQuery:
-    """The page query; with `present` set, only runs that have (True) or lack (False) the
-    first order key's metric, so the first kind can be read in index order; with
-    `window`, only runs whose value of that metric is at or before it in that order."""
+    """The page query: rows of the run id, the sort keys, then `columns` (of `Run`).
+
+    With `present` set, only runs that have (True) or lack (False) the first order key's
+    metric, so the first kind can be read in index order; with `window`, only runs whose
+    value of that metric is at or before it in that order."""
     sorts, joins = _sorts(order)
     driver = joins[0][1] if joins and present is True else None
     scope = _scope(workspace_id, experiment_ids)
-    query = select(Run.id, *(s.expression for s in sorts))
+    query = select(Run.id, *(s.expression for s in sorts), *columns)
     if driver is not None:
         # Driven by the order metric's (key, last, run_seq) index, read in order and
         # stopped after `limit`; the filters are semi-joins on its run key.
@@ -265,12 +269,17 @@ FIRST_WINDOW = 4096
 WINDOW_GROWTH = 8
 
 
+# A window edge of a first page: the order metric's key and direction.
+EdgeKey = tuple[str, bool]
+
+
 def page_rows(
     s: Session,
     make: Make,
     order: Sequence[OrderKey],
     cursor: tuple[list[Any], str] | None,
     limit: int,
+    first_edges: Recent[EdgeKey, float | None],
 ) -> list[Row[Any]]:
     """Up to `limit` rows after `cursor`.
 
@@ -280,6 +289,10 @@ def page_rows(
     so it filters a few thousand runs whatever plan the database picks (a planner may
     otherwise hash-join every run with the metric and sort them). A window with fewer
     than `limit` matches is widened; it always ends after a whole group of equal values.
+
+    Any edge gives the right rows: runs outside the window sort after every run in it,
+    and a window with too few matches is widened (no edge: no bound at all). So a first
+    page's edge may come from `first_edges`, recent rather than current.
     """
     if not order or order[0].operand.kind != "metrics":
         return list(s.execute(make(cursor, limit, None, None).page).all())
@@ -287,7 +300,11 @@ def page_rows(
     in_missing_part = cursor is not None and cursor[0][0] is None
     span = FIRST_WINDOW
     while not in_missing_part:
-        edge = _window_edge(s, order[0], cursor, span)
+        if cursor is None and span == FIRST_WINDOW:
+            key = (order[0].operand.key, order[0].descending)
+            edge = first_edges.get(key, lambda: _window_edge(s, order[0], None, FIRST_WINDOW))
+        else:
+            edge = _window_edge(s, order[0], cursor, span)
         rows = list(s.execute(make(cursor, limit, True, edge).page).all())
         if len(rows) >= limit or edge is None:
             break
@@ -320,9 +337,9 @@ def fingerprint(*parts: object) -> str:
 
 
 def encode_cursor(query_id: str, sorts: list[_Sort], row: Sequence[Any], total: Total) -> str:
-    """The position after `row`, and the total (found once, on the first page)."""
+    """The position after `row` (a page row), and the total (found once, on the first page)."""
     values = []
-    for sort, value in zip(sorts, row[1:], strict=True):
+    for sort, value in zip(sorts, row[1 : 1 + len(sorts)], strict=True):
         if value is not None and sort.kind == "time":
             value = value.astimezone(UTC).isoformat()
         values.append(value)

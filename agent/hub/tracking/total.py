@@ -9,6 +9,8 @@ import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from modelfleet.agent.hub.tracking.recent import Recent
+
 # Above this many expected matches the planner's estimate is returned instead of a count.
 EXACT_UP_TO = 1_000
 
@@ -19,18 +21,26 @@ class Total:
     estimate: bool = False
 
 
-def total(s: Session, matching: Select[Any], page_rows: int, more: bool) -> Total:
+def total(
+    s: Session,
+    matching: Select[Any],
+    page_rows: int,
+    more: bool,
+    estimates: Recent[str, int],
+    key: str,
+) -> Total:
     """How many runs `matching` selects, for a first page that holds `page_rows` of them.
 
     Counting every match is the costliest part of a search (a filter matching half of
     100,000 runs reads all their keys), so on PostgreSQL, when the planner expects more
     than EXACT_UP_TO matches, its estimate is returned instead (never below what the
-    page already proved). SQLite keeps no such statistics and always counts.
+    page already proved; `estimates` keeps it under `key` for a while). SQLite keeps no
+    such statistics and always counts.
     """
     if not more:
         return Total(page_rows)
     if s.get_bind().dialect.name == "postgresql":
-        estimated = _planned_rows(s, matching)
+        estimated = estimates.get(key, lambda: _planned_rows(s, matching))
         if estimated > EXACT_UP_TO:
             return Total(max(estimated, page_rows + 1), estimate=True)
     count = select(func.count()).select_from(matching.subquery())
