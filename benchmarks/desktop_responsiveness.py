@@ -62,7 +62,7 @@ def main() -> None:
     desktop.window.resize(1280, 800)
     desktop.window.show()
     vm = desktop.monitoring
-    page = desktop.window.pages[4]
+    page = desktop.window.page(4)
     try:
         for i in range(args.streams):
             vm.add_stream(f"sim-{i}", simulated_agent(f"sim-{i}", hz=args.hz))

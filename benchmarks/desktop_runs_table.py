@@ -96,7 +96,7 @@ def main() -> None:
             assert vm.first_page_ms is not None and vm.model.rowCount() > 0
             first_pages.append(round(vm.first_page_ms, 1))
 
-        bar = desktop.window.pages[1].table.verticalScrollBar()
+        bar = desktop.window.page(1).table.verticalScrollBar()
         heartbeat = GuiHeartbeat(interval_ms=10)
         heartbeat.start()
         deadline = time.monotonic() + args.seconds

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -31,18 +33,9 @@ from modelfleet.desktop.viewmodels.monitoring_history import MonitoringHistoryVi
 from modelfleet.desktop.viewmodels.notebooks import NotebooksViewModel
 from modelfleet.desktop.viewmodels.session import SessionViewModel
 from modelfleet.desktop.viewmodels.shell import ShellViewModel
-from modelfleet.desktop.widgets.admin_page import AdminPage
-from modelfleet.desktop.widgets.alerts_page import AlertsPage
-from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.base import Page, PlaceholderPage
-from modelfleet.desktop.widgets.deployments_page import DeploymentsPage
-from modelfleet.desktop.widgets.experiments_page import ExperimentsPage
-from modelfleet.desktop.widgets.home_page import HomePage
 from modelfleet.desktop.widgets.local_mode_bar import LocalModeBar
 from modelfleet.desktop.widgets.main_window import MainWindow
-from modelfleet.desktop.widgets.models_page import ModelsPage
-from modelfleet.desktop.widgets.monitoring_page import MonitoringPage
-from modelfleet.desktop.widgets.notebooks_page import NotebooksPage
 from modelfleet.desktop.widgets.session_bar import SessionBar
 from modelfleet.desktop.widgets.theme import apply_theme
 from modelfleet.desktop.workers import shutdown_workers
@@ -93,6 +86,19 @@ def default_token_file() -> Path:
     return user_data_dir() / "agent" / "control.token"
 
 
+def _page(module: str, name: str, *args: object) -> Callable[[], Page]:
+    """A page's factory: the page's module (and what it imports, e.g. pyqtgraph) is loaded
+    when the page is first shown."""
+
+    def build() -> Page:
+        page: Page = getattr(importlib.import_module(f"modelfleet.desktop.widgets.{module}"), name)(
+            *args
+        )
+        return page
+
+    return build
+
+
 def _gate_pages(shell: ShellViewModel, permissions: Permissions) -> None:
     """Grey out the pages the signed-in role may not use (the hub refuses them anyway)."""
     signed_in = "" if permissions.signed_in else "sign in to a hub first"
@@ -132,36 +138,34 @@ def build_desktop(
     alerts = AlertsViewModel(session)
     history = MonitoringHistoryViewModel(session)
     notebooks = NotebooksViewModel(session)
-    pages: dict[str, Page] = {}
+    pages: dict[str, Callable[[], Page]] = {
+        "home": _page("home_page", "HomePage", home),
+        "experiments": _page("experiments_page", "ExperimentsPage", experiments),
+        "models": _page("models_page", "ModelsPage", models),
+        "deployments": _page("deployments_page", "DeploymentsPage", deployments),
+        "monitoring": _page(
+            "monitoring_page", "MonitoringPage", monitoring, default_token_file(), history
+        ),
+        "alerts": _page("alerts_page", "AlertsPage", alerts),
+        "audit": _page("audit_page", "AuditPage", audit),
+        "admin": _page("admin_page", "AdminPage", admin),
+        "notebooks": _page("notebooks_page", "NotebooksPage", notebooks),
+    }
     for spec in shell.pages:
-        if spec.key == "monitoring":
-            pages[spec.key] = MonitoringPage(monitoring, default_token_file(), history)
-        elif spec.key == "admin":
-            pages[spec.key] = AdminPage(admin)
-        elif spec.key == "audit":
-            pages[spec.key] = AuditPage(audit)
-        elif spec.key == "experiments":
-            pages[spec.key] = ExperimentsPage(experiments)
-        elif spec.key == "models":
-            pages[spec.key] = ModelsPage(models)
-        elif spec.key == "home":
-            pages[spec.key] = HomePage(home)
-        elif spec.key == "alerts":
-            pages[spec.key] = AlertsPage(alerts)
-        elif spec.key == "notebooks":
-            pages[spec.key] = NotebooksPage(notebooks)
-        elif spec.key == "deployments":
-            deployments_page = DeploymentsPage(deployments)
-            pages[spec.key] = deployments_page
-        else:
-            pages[spec.key] = PlaceholderPage(spec.title, spec.summary, spec.coming_with)
-    # The Models page's "Deploy…" opens the deploy dialog on the Deployments page.
-    models.deployRequested.connect(lambda _m, _v: shell.select_key("deployments"))
-    models.deployRequested.connect(deployments_page.open_deploy_dialog)
+        if spec.key not in pages:
+            pages[spec.key] = partial(PlaceholderPage, spec.title, spec.summary, spec.coming_with)
     # Monitoring is the first page with live data; Home becomes the start page with the hub.
     shell.select_key("monitoring")
     session_bar = SessionBar(session)
     window = MainWindow(shell, pages, session_bar)
+
+    def open_deploy_dialog(model: str, version: int) -> None:
+        """The Models page's "Deploy…": the deploy dialog on the Deployments page."""
+        shell.select_key("deployments")
+        page = window.page([spec.key for spec in shell.pages].index("deployments"))
+        page.open_deploy_dialog(model, version)  # type: ignore[attr-defined]
+
+    models.deployRequested.connect(open_deploy_dialog)
     _gate_pages(shell, session.permissions)
     for endpoint in agents:
         monitoring.add_agent(endpoint)

@@ -125,6 +125,11 @@ class AuditViewModel(QObject):
         self.failed.connect(session.errorRaised)
 
     @property
+    def first_page_loaded(self) -> bool:
+        """Whether the current query's first page arrived (a page built later shows it)."""
+        return self._started
+
+    @property
     def has_more(self) -> bool:
         return self._started and self._next_token is not None
 

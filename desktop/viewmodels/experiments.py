@@ -105,6 +105,11 @@ class ExperimentsViewModel(QObject):
 
     # --- paging -----------------------------------------------------------------------------
 
+    @property
+    def first_page_loaded(self) -> bool:
+        """Whether the current query's first page arrived (a page built later shows it)."""
+        return self._started
+
     def _can_fetch_more(self) -> bool:
         return self._started and self._next_token is not None and not self.loading
 

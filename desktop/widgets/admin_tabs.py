@@ -169,6 +169,8 @@ class UsersTab(ListTab):
         self.admin_button.clicked.connect(self.toggle_admin)
         self.row(self.disable_button, self.reset_button, self.admin_button)
         vm.usersChanged.connect(self.show_users)
+        if vm.users:  # loaded before the page was first shown
+            self.show_users(vm.users)
 
     def show_users(self, users: list[User]) -> None:
         self.users = users
@@ -265,6 +267,8 @@ class WorkspacesTab(ListTab):
         self.archive_button.clicked.connect(self.archive)
         self.row(self.rename_edit, self.rename_button, self.archive_button)
         vm.workspacesChanged.connect(self.show_workspaces)
+        if vm.workspaces:  # loaded before the page was first shown
+            self.show_workspaces(vm.workspaces)
 
     def show_workspaces(self, workspaces: list[Workspace]) -> None:
         self.fill(
@@ -336,6 +340,8 @@ class MembersTab(ListTab):
         self.remove_button.clicked.connect(self.remove)
         self.row(self.change_combo, self.change_button, self.remove_button)
         vm.membersChanged.connect(self.show_members)
+        if vm.members:  # loaded before the page was first shown
+            self.show_members(vm.members)
 
     def show_members(self, members: list[Member]) -> None:
         self.members = members
@@ -408,6 +414,8 @@ class ApiKeysTab(ListTab):
         self.revoke_button.clicked.connect(self.revoke)
         self.row(self.revoke_button)
         vm.apiKeysChanged.connect(self.show_keys)
+        if vm.api_keys:  # loaded before the page was first shown
+            self.show_keys(vm.api_keys)
 
     def show_keys(self, keys: list[ApiKey]) -> None:
         self.keys = keys

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +35,7 @@ from modelfleet.desktop.widgets.admin_tabs import RowsModel
 from modelfleet.desktop.widgets.alert_editors import ChannelForm, RuleForm
 from modelfleet.desktop.widgets.base import Page
 from modelfleet.desktop.widgets.prompts import confirm
-from modelfleet.desktop.widgets.theme import MARGIN, SPACING, styled_label
+from modelfleet.desktop.widgets.theme import MARGIN, SPACING, styled_label, tab_tooltips
 
 REFRESH_MS = 10_000  # firing alerts are re-read this often while the page shows
 
@@ -62,14 +61,6 @@ def tool_button(text: str, tooltip: str) -> QPushButton:
     button = QPushButton(text)
     button.setToolTip(tooltip)
     return button
-
-
-def tab_tooltips(tabs: QTabWidget, tips: Sequence[str]) -> None:
-    """A tooltip per tab, and for the tab bar's own scroll arrows."""
-    for index, tip in enumerate(tips):
-        tabs.setTabToolTip(index, tip)
-    for button in tabs.tabBar().findChildren(QToolButton):
-        button.setToolTip("Scroll the tabs")
 
 
 def selected_row(table: QTableView, items: Sequence[object]) -> int | None:
@@ -111,6 +102,15 @@ class AlertsPage(Page):
         self.subscribe(vm.statusChanged, self.status_label.setText)
         self.subscribe(vm.session.permissionsChanged, self.apply)
         self.apply(vm.session.permissions)
+        # The lists loaded before the page was first shown.
+        if vm.alerts:
+            self.show_alerts(vm.alerts)
+        if vm.rules:
+            self.show_rules(vm.rules)
+        if vm.channels:
+            self.show_channels(vm.channels)
+        if vm.deliveries:
+            self.show_deliveries(vm.deliveries)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._tick)

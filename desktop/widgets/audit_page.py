@@ -84,6 +84,9 @@ class AuditPage(Page):
         self.subscribe(vm.verified, self.show_verification)
         self.subscribe(vm.session.permissionsChanged, self.apply)
         self.apply(vm.session.permissions)
+        if vm.first_page_loaded:  # loaded before the page was first shown
+            self._on_loaded(len(vm.model.events))
+        self._on_loading(vm.loading)
 
     def _build_filters(self) -> QHBoxLayout:
         row = QHBoxLayout()

@@ -76,6 +76,8 @@ class DeploymentsPage(Page):
         self.subscribe(vm.selectedChanged, self.show_selected)
         self.subscribe(vm.eventsChanged, self.show_events)
         self.subscribe(vm.statusChanged, self.status_label.setText)
+        if vm.deployments:  # loaded before the page was first shown
+            self.show_deployments(vm.deployments)
         self.show_selected(None)
 
     def _build_detail(self) -> QWidget:

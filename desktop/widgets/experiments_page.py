@@ -73,6 +73,14 @@ class ExperimentsPage(Page):
         self.subscribe(vm.comparisonChanged, self.show_comparison)
         self.subscribe(vm.commentsChanged, self.show_comments)
         self.subscribe(vm.statusChanged, self.status_label.setText)
+        # What was loaded (or is loading) before the page was first shown.
+        if vm.experiments:
+            self.show_experiments(vm.experiments)
+        if vm.first_page_loaded:
+            self.show_count(vm.model.rowCount(), vm.total, vm.total_is_estimate)
+        self._on_loading(vm.loading)
+        if vm.selected:
+            self.show_selection(vm.selected)
 
     def _build_query_row(self) -> QHBoxLayout:
         row = QHBoxLayout()

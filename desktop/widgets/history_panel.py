@@ -23,10 +23,9 @@ from modelfleet.desktop.viewmodels.monitoring_history import (
     MonitoringHistoryViewModel,
     Target,
 )
-from modelfleet.desktop.widgets.alerts_page import tab_tooltips
 from modelfleet.desktop.widgets.charts import LiveChart
 from modelfleet.desktop.widgets.drift_heatmap import DriftView
-from modelfleet.desktop.widgets.theme import SPACING, current_theme, styled_label
+from modelfleet.desktop.widgets.theme import SPACING, current_theme, styled_label, tab_tooltips
 
 RANGES: tuple[tuple[str, timedelta | None], ...] = (
     ("Last hour", timedelta(hours=1)),

@@ -100,6 +100,8 @@ class HomePage(Page):
             lists.addLayout(box, 1)
         layout.addLayout(lists, 1)
         self.subscribe(vm.snapshotChanged, self.show_snapshot)
+        if vm.snapshot is not None:  # loaded before the page was first shown
+            self.show_snapshot(vm.snapshot)
 
     def _row(self, key: str) -> tuple[QLabel, Sparkline, Sparkline]:
         row = self._rows.get(key)

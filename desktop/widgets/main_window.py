@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -28,15 +28,24 @@ MINIMUM_SIZE = (1024, 640)
 
 
 class MainWindow(QMainWindow):
-    """Pages keyed like `shell.pages`; Ctrl+1..9 switch pages; every action has a tooltip."""
+    """Pages keyed like `shell.pages`; Ctrl+1..9 switch pages; every action has a tooltip.
+
+    `pages` holds a factory per page: a page is built when it is first shown (or asked for
+    with `page()`), so a start builds only the page it opens on; until then the stack holds
+    an empty widget in its place.
+    """
 
     def __init__(
-        self, shell: ShellViewModel, pages: Mapping[str, Page], header: QWidget | None = None
+        self,
+        shell: ShellViewModel,
+        pages: Mapping[str, Callable[[], Page]],
+        header: QWidget | None = None,
     ) -> None:
         super().__init__()
         self.shell = shell
         self._closed = False
-        self.pages = [pages[spec.key] for spec in shell.pages]
+        self._factories = [pages[spec.key] for spec in shell.pages]
+        self._built: dict[int, Page] = {}
         self.setWindowTitle("modelfleet")
         self.resize(*DEFAULT_SIZE)
         self.setMinimumSize(*MINIMUM_SIZE)
@@ -57,8 +66,8 @@ class MainWindow(QMainWindow):
         content.addWidget(self.banner)
         content.addWidget(self._build_message_bar())
         self.stack = QStackedWidget()
-        for page in self.pages:
-            self.stack.addWidget(page)
+        for _ in self._factories:
+            self.stack.addWidget(QWidget())
         content.addWidget(self.stack, 1)
         outer.addLayout(content, 1)
         self.setCentralWidget(central)
@@ -116,8 +125,20 @@ class MainWindow(QMainWindow):
         self.message_bar.hide()
         return self.message_bar
 
+    def page(self, index: int) -> Page:
+        """The page at `index` in `shell.pages`, built now if it was not yet."""
+        page = self._built.get(index)
+        if page is None:
+            page = self._built[index] = self._factories[index]()
+            empty = self.stack.widget(index)
+            assert empty is not None
+            self.stack.insertWidget(index, page)
+            self.stack.removeWidget(empty)
+            empty.deleteLater()
+        return page
+
     def _show_page(self, index: int) -> None:
-        self.stack.setCurrentIndex(index)
+        self.stack.setCurrentWidget(self.page(index))
         self.nav_actions[index].setChecked(True)  # the group unchecks the others
 
     def _enable_page(self, index: int, enabled: bool, reason: str) -> None:
@@ -147,5 +168,5 @@ class MainWindow(QMainWindow):
         self.shell.bannerChanged.disconnect(self._show_banner)
         self.shell.messageChanged.disconnect(self._show_message)
         self.shell.pageEnabledChanged.disconnect(self._enable_page)
-        for page in self.pages:
+        for page in self._built.values():
             page.shutdown()

@@ -52,6 +52,8 @@ class ModelsPage(Page):
         self.subscribe(vm.detailChanged, self.show_detail)
         self.subscribe(vm.downloadProgress, self._on_progress)
         self.subscribe(vm.statusChanged, self.status_label.setText)
+        if vm.models:  # loaded before the page was first shown
+            self.show_models(vm.models)
         self.show_detail(None)
 
     def _build_models(self) -> QWidget:

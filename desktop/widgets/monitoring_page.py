@@ -26,11 +26,16 @@ from modelfleet.desktop.services.metrics import AgentEndpoint
 from modelfleet.desktop.viewmodels.monitoring import MonitoringViewModel, SeriesKey
 from modelfleet.desktop.viewmodels.monitoring_history import MonitoringHistoryViewModel
 from modelfleet.desktop.viewmodels.series_table import SeriesTableModel
-from modelfleet.desktop.widgets.alerts_page import tab_tooltips
 from modelfleet.desktop.widgets.base import Page
 from modelfleet.desktop.widgets.charts import LiveChart
 from modelfleet.desktop.widgets.history_panel import HistoryPanel
-from modelfleet.desktop.widgets.theme import MARGIN, SPACING, current_theme, styled_label
+from modelfleet.desktop.widgets.theme import (
+    MARGIN,
+    SPACING,
+    current_theme,
+    styled_label,
+    tab_tooltips,
+)
 
 # One chart is updated per tick, so each of the three repaints at 10 Hz: the fastest useful
 # snapshot rate, while one GUI frame only ever pays for a single chart.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QTabWidget, QToolButton
 
 SPACING = 8
 MARGIN = 16
@@ -124,3 +125,11 @@ def _style_sheet(t: Theme) -> str:
     #MessageBar QLabel {{ color: {t.warning_text}; }}
     #Placeholder {{ font-size: 12pt; color: {t.muted}; }}
     """
+
+
+def tab_tooltips(tabs: QTabWidget, tips: Sequence[str]) -> None:
+    """A tooltip per tab, and for the tab bar's own scroll arrows."""
+    for index, tip in enumerate(tips):
+        tabs.setTabToolTip(index, tip)
+    for button in tabs.tabBar().findChildren(QToolButton):
+        button.setToolTip("Scroll the tabs")

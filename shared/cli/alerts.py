@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError
 from modelfleet.cli._hub import (
     connect,
@@ -45,7 +46,7 @@ def duration(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     scoped = hub_options(workspace=True)
-    group = subparsers.add_parser("alerts", help="alert rules and alerts")
+    group = subparsers.add_parser("alerts", help=HELP["alerts"])
     commands = group.add_subparsers(dest="alerts_command", metavar="COMMAND", required=True)
     commands.add_parser("rules", parents=[scoped], help="list the rules").set_defaults(
         func=cmd_rules
@@ -92,7 +93,7 @@ def register(subparsers: Any) -> None:
 
 
 def _register_channels(subparsers: Any, scoped: argparse.ArgumentParser) -> None:
-    group = subparsers.add_parser("channels", help="notification channels")
+    group = subparsers.add_parser("channels", help=HELP["channels"])
     commands = group.add_subparsers(dest="channels_command", metavar="COMMAND", required=True)
     p = commands.add_parser("add", parents=[scoped], help="add a channel")
     p.add_argument("name")

@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError, print_json
 from modelfleet.cli._hub import (
     connect,
@@ -32,7 +33,7 @@ KEY_COLUMNS = (
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("api-keys", help="create, list and revoke API keys")
+    group = subparsers.add_parser("api-keys", help=HELP["api-keys"])
     commands = group.add_subparsers(dest="api_keys_command", metavar="COMMAND", required=True)
     scoped = hub_options(workspace=True)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError, print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, parse_time, plain, show
 from modelfleet.client import AuditEvent, AuditFilter, HubClient
@@ -16,7 +17,7 @@ EVENT_COLUMNS = ("seq", "time", "actor_name", "action", "target", "outcome", "so
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("audit", help="query, export and verify the audit log")
+    group = subparsers.add_parser("audit", help=HELP["audit"])
     commands = group.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     scoped = hub_options(workspace=True)
     filters = argparse.ArgumentParser(add_help=False)

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError, print_json
 from modelfleet.cli._hub import (
     connect,
@@ -31,9 +32,7 @@ from modelfleet.client import (
 
 
 def register(subparsers: Any) -> None:
-    login = subparsers.add_parser(
-        "login", parents=[hub_options()], help="sign in to a hub and remember it"
-    )
+    login = subparsers.add_parser("login", parents=[hub_options()], help=HELP["login"])
     login.add_argument("-u", "--user", help="user name (password sign-in)")
     login.add_argument(
         "--sso",
@@ -54,14 +53,10 @@ def register(subparsers: Any) -> None:
     )
     login.set_defaults(func=cmd_login)
 
-    logout = subparsers.add_parser(
-        "logout", parents=[hub_options()], help="sign out and forget the saved sign-in"
-    )
+    logout = subparsers.add_parser("logout", parents=[hub_options()], help=HELP["logout"])
     logout.set_defaults(func=cmd_logout)
 
-    whoami = subparsers.add_parser(
-        "whoami", parents=[hub_options()], help="who the hub thinks you are, and your roles"
-    )
+    whoami = subparsers.add_parser("whoami", parents=[hub_options()], help=HELP["whoami"])
     whoami.set_defaults(func=cmd_whoami)
 
 

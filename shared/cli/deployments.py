@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
 from modelfleet.fleet.selectors import format_labels, parse_labels
@@ -24,7 +25,7 @@ _SPLIT = re.compile(r"^v?(?P<version>\d+)=(?P<percent>\d+)$")
 
 def register(subparsers: Any) -> None:
     scoped = hub_options(workspace=True)
-    p = subparsers.add_parser("deploy", parents=[scoped], help="deploy a model version")
+    p = subparsers.add_parser("deploy", parents=[scoped], help=HELP["deploy"])
     p.add_argument(
         "model", metavar="MODEL[:VERSION|@ALIAS]", help="a bare MODEL deploys its @champion"
     )
@@ -39,21 +40,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reason", default="")
     p.set_defaults(func=cmd_deploy)
 
-    p = subparsers.add_parser("promote", parents=[scoped], help="copy a deployment to another env")
+    p = subparsers.add_parser("promote", parents=[scoped], help=HELP["promote"])
     p.add_argument("name")
     p.add_argument("--from", dest="from_env", default="staging")
     p.add_argument("--to", dest="to_env", required=True)
     p.add_argument("--reason", default="")
     p.set_defaults(func=cmd_promote)
 
-    p = subparsers.add_parser("rollback", parents=[scoped], help="back to an earlier revision")
+    p = subparsers.add_parser("rollback", parents=[scoped], help=HELP["rollback"])
     p.add_argument("name")
     p.add_argument("--env", required=True)
     p.add_argument("--to", dest="to_revision", type=int, default=0, metavar="REVISION")
     p.add_argument("--reason", default="")
     p.set_defaults(func=cmd_rollback)
 
-    p = subparsers.add_parser("traffic", parents=[scoped], help="split traffic: v3=90 v4=10")
+    p = subparsers.add_parser("traffic", parents=[scoped], help=HELP["traffic"])
     p.add_argument("name")
     p.add_argument("split", nargs="+", metavar="vVERSION=PERCENT")
     p.add_argument("--env", required=True)
@@ -61,7 +62,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reason", default="")
     p.set_defaults(func=cmd_traffic)
 
-    group = subparsers.add_parser("deployments", help="list deployments and their timelines")
+    group = subparsers.add_parser("deployments", help=HELP["deployments"])
     commands = group.add_subparsers(dest="deployments_command", metavar="COMMAND", required=True)
     p = commands.add_parser("list", parents=[scoped], help="deployments of the workspace")
     p.add_argument("--env", default="")

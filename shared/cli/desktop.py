@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError
 
 NO_DISPLAY = (
@@ -28,7 +29,7 @@ def has_display(environ: Mapping[str, str], platform: str = sys.platform) -> boo
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "desktop", help="open the desktop app", description=__doc__
+        "desktop", help=HELP["desktop"], description=__doc__
     )
     parser.add_argument(
         "--agent",

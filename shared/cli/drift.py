@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError, print_json, print_table
 
 EXIT_DRIFT = 3
@@ -16,7 +17,7 @@ FEATURE_COLUMNS = ("feature", "method", "statistic", "threshold", "drifted")
 
 
 def register(subparsers: Any) -> None:
-    drift = subparsers.add_parser("drift", help="data drift reports")
+    drift = subparsers.add_parser("drift", help=HELP["drift"])
     commands = drift.add_subparsers(dest="drift_command", metavar="COMMAND", required=True)
     report = commands.add_parser(
         "report",

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._hub import connect, hub_command, hub_options, show, show_one
 from modelfleet.fleet.selectors import format_labels, parse_labels
 
@@ -13,7 +14,7 @@ AGENT_COLUMNS = ("id", "hostname", "environment", "labels", "state", "health", "
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("agents", help="enrol, list and revoke serving agents")
+    group = subparsers.add_parser("agents", help=HELP["agents"])
     commands = group.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
     scoped = hub_options(workspace=True)
 

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError
 
 
 def register(subparsers: Any) -> None:
-    hub = subparsers.add_parser("hub", help="create and run the control-plane hub")
+    hub = subparsers.add_parser("hub", help=HELP["hub"])
     commands = hub.add_subparsers(dest="hub_command", metavar="COMMAND", required=True)
 
     init = commands.add_parser(

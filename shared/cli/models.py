@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError, print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
 from modelfleet.client import ModelVersion, RegisteredModel
@@ -16,7 +17,7 @@ VERSION_COLUMNS = ("version", "aliases", "artifact_size", "opset", "created_by",
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("models", help="registered models, versions and aliases")
+    group = subparsers.add_parser("models", help=HELP["models"])
     commands = group.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
     scoped = hub_options(workspace=True)
 
@@ -53,9 +54,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue a partial download")
     p.set_defaults(func=cmd_download)
 
-    p = subparsers.add_parser(
-        "push", parents=[scoped], help="upload an ONNX file and register it as a new version"
-    )
+    p = subparsers.add_parser("push", parents=[scoped], help=HELP["push"])
     p.add_argument("path", type=Path, metavar="MODEL.onnx")
     p.add_argument("--name", required=True, help="model name (created when missing)")
     p.add_argument("--alias", action="append", default=[], help="alias to point at it (repeat)")

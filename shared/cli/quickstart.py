@@ -10,6 +10,7 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "quickstart",
-        help="run the sample project on a local hub and agent (no display needed)",
+        help=HELP["quickstart"],
         description=__doc__,
     )
     parser.add_argument(

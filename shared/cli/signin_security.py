@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import print_json
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show
 
 
 def register(subparsers: Any) -> None:
-    mfa = subparsers.add_parser("mfa", help="two-step sign-in with an authenticator app (TOTP)")
+    mfa = subparsers.add_parser("mfa", help=HELP["mfa"])
     mfa_sub = mfa.add_subparsers(dest="mfa_command", metavar="COMMAND", required=True)
     enroll = mfa_sub.add_parser("enroll", parents=[hub_options()], help="start: show the secret")
     enroll.set_defaults(func=cmd_mfa_enroll)
@@ -23,7 +24,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("code", help="the 6-digit code from the app (or a recovery code)")
         p.set_defaults(func=func)
 
-    sso = subparsers.add_parser("sso", help="single sign-on (OpenID Connect) providers")
+    sso = subparsers.add_parser("sso", help=HELP["sso"])
     sso_sub = sso.add_subparsers(dest="sso_command", metavar="COMMAND", required=True)
     providers = sso_sub.add_parser("providers", help="list, add or remove providers")
     prov_sub = providers.add_subparsers(dest="providers_command", metavar="COMMAND", required=True)
@@ -45,7 +46,7 @@ def register(subparsers: Any) -> None:
     remove.add_argument("name")
     remove.set_defaults(func=cmd_sso_remove)
 
-    network = subparsers.add_parser("network", help="IP allow-lists (CIDR, IPv4 and IPv6)")
+    network = subparsers.add_parser("network", help=HELP["network"])
     net_sub = network.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
     allow = net_sub.add_parser("allow", parents=[hub_options(workspace=True)], help="add a CIDR")
     allow.add_argument("cidr")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import print_json, print_table
 from modelfleet.cli._hub import connect, hub_command, hub_options, plain, show, show_one
 from modelfleet.client import Run
@@ -15,13 +16,13 @@ RUN_COLUMNS = ("id", "name", "status", "start_time", "end_time")
 
 def register(subparsers: Any) -> None:
     scoped = hub_options(workspace=True)
-    group = subparsers.add_parser("experiments", help="experiments of the workspace")
+    group = subparsers.add_parser("experiments", help=HELP["experiments"])
     commands = group.add_subparsers(dest="experiments_command", metavar="COMMAND", required=True)
     p = commands.add_parser("list", parents=[scoped], help="experiments and their run counts")
     p.add_argument("query", nargs="?", default="", help="part of the experiment name")
     p.set_defaults(func=cmd_experiments)
 
-    group = subparsers.add_parser("runs", help="search, show and compare runs")
+    group = subparsers.add_parser("runs", help=HELP["runs"])
     commands = group.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
     p = commands.add_parser("list", parents=[scoped], help="runs matching a filter, in order")
     p.add_argument("-e", "--experiment", action="append", default=[], help="id or name (repeat)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._hub import connect, hub_command, hub_options, read_secret, show, show_one
 
 USER_COLUMNS = ("username", "display_name", "email", "system_admin", "disabled", "created_at")
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("users", help="administer the hub's users (system admins)")
+    group = subparsers.add_parser("users", help=HELP["users"])
     commands = group.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
     common = hub_options()
 

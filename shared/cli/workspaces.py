@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from modelfleet.cli import HELP
 from modelfleet.cli._common import CliError
 from modelfleet.cli._hub import connect, hub_command, hub_options, role_arg, show, show_one
 from modelfleet.client import Role, save_profile
@@ -14,7 +15,7 @@ MEMBER_COLUMNS = ("username", "role", "added_at")
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("workspaces", help="list, create and administer workspaces")
+    group = subparsers.add_parser("workspaces", help=HELP["workspaces"])
     commands = group.add_subparsers(dest="workspaces_command", metavar="COMMAND", required=True)
     common = hub_options()
     scoped = hub_options(workspace=True)

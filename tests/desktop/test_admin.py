@@ -88,7 +88,7 @@ def test_admin_actions_succeed_and_destructive_ones_ask_first(
     running_hub: RunningHub, desktop: Desktop, qtbot, confirmations: Confirmations
 ) -> None:
     sign_in(desktop, qtbot, running_hub)
-    page = desktop.window.pages[7]
+    page = desktop.window.page(7)
     assert isinstance(page, AdminPage)
     desktop.shell.select_key("admin")
     assert all(page.tabs.isTabVisible(i) for i in range(4))
@@ -191,7 +191,7 @@ def test_a_viewer_sees_only_what_the_role_allows_and_the_hub_refuses_the_rest(
         admin.create_user("vera", password="vera-secret-pw")
         admin.set_member("vera", Role.VIEWER, workspace="ml-team")
     sign_in(desktop, qtbot, running_hub, "vera", "vera-secret-pw")
-    session, page = desktop.session, desktop.window.pages[7]
+    session, page = desktop.session, desktop.window.page(7)
     assert isinstance(page, AdminPage)
     assert session.workspace == "ml-team" and not session.permissions.system_admin
     assert [page.tabs.isTabVisible(i) for i in range(4)] == [False, True, True, True]

@@ -60,7 +60,7 @@ def confirmations(monkeypatch: pytest.MonkeyPatch) -> Confirmations:
 
 def _page(desktop: Desktop, qtbot, hub: RunningHub) -> AlertsPage:
     sign_in(desktop, qtbot, hub)
-    page = desktop.window.pages[5]
+    page = desktop.window.page(5)
     assert isinstance(page, AlertsPage)
     desktop.shell.select_key("alerts")
     return page

@@ -173,7 +173,7 @@ def main(
     # Alerts: the firing alert acknowledged, selected with its history.
     alerts = desktop.alerts
     desktop.shell.select_key("alerts")
-    page = desktop.window.pages[5]
+    page = desktop.window.page(5)
     assert isinstance(page, AlertsPage)
 
     def firing() -> bool:
@@ -199,7 +199,7 @@ def main(
 
     # Monitoring: last hour from the hub, then the Drift view with a drifted cell open.
     desktop.shell.select_key("monitoring")
-    monitoring = desktop.window.pages[4]
+    monitoring = desktop.window.page(4)
     assert isinstance(monitoring, MonitoringPage) and monitoring.history_panel is not None
     panel = monitoring.history_panel
     monitoring.tabs.setCurrentIndex(1)
@@ -216,7 +216,7 @@ def main(
     desktop.shell.select_key("notebooks")
     folder = data / "notebooks"
     folder.mkdir()
-    notebooks = desktop.window.pages[8]
+    notebooks = desktop.window.page(8)
     assert isinstance(notebooks, NotebooksPage)
     notebooks.folder_edit.setText(str(folder))
     notebooks.start()

@@ -74,7 +74,7 @@ def test_audit_page_pages_filters_exports_and_verifies(
     expected = _all_seqs(running_hub)
     total = len(expected)
     assert total > KEYS + REVOKED  # at least two pages: the generated events, and setup's
-    page = desktop.window.pages[6]
+    page = desktop.window.page(6)
     assert isinstance(page, AuditPage)
     desktop.shell.select_key("audit")
     # Measured from sign-in until every page of the log is in the table (Admin loads too).

@@ -59,7 +59,7 @@ def fleet(running_hub: RunningHub, tmp_path: Path) -> Iterator[list[AgentProcess
 
 
 def _page(desktop: Desktop) -> DeploymentsPage:
-    page = desktop.window.pages[3]
+    page = desktop.window.page(3)
     assert isinstance(page, DeploymentsPage)
     return page
 

@@ -48,7 +48,7 @@ def seeded(running_hub: RunningHub) -> datetime:
 
 
 def _page(desktop: Desktop) -> MonitoringPage:
-    page = desktop.window.pages[4]
+    page = desktop.window.page(4)
     assert isinstance(page, MonitoringPage) and page.history_panel is not None
     return page
 

@@ -79,7 +79,7 @@ def seed_experiments(client: HubClient, runs: int = 4) -> list[str]:
 
 
 def _page(desktop: Desktop) -> ExperimentsPage:
-    page = desktop.window.pages[1]
+    page = desktop.window.page(1)
     assert isinstance(page, ExperimentsPage)
     return page
 

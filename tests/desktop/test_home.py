@@ -47,7 +47,7 @@ def test_home_shows_fleet_health_live_traffic_alerts_and_activity(
     for _ in range(30):
         assert staging.infer("credit")[0] == 200
     vm = desktop.home
-    page = desktop.window.pages[0]
+    page = desktop.window.page(0)
     assert isinstance(page, HomePage)
     desktop.shell.select_key("home")
     vm._timer.setInterval(500)  # poll quickly: roll-ups arrive every 2 s

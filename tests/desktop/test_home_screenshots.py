@@ -115,38 +115,38 @@ def main(out_dir: Path, address: str, fingerprint: str, password: str, data_dir:
     save(NAMES[0])
 
     desktop.shell.select_key("experiments")
-    pages = desktop.window.pages
+    page = desktop.window.page
     experiments = desktop.experiments
     while experiments.model.rowCount() < 7:
         spin(50)
     model = experiments.model
     gbm = [i for i in range(model.rowCount()) if model.run(i).name.startswith("gbm-")]
-    _select(pages[1], gbm[:3])
+    _select(page(1), gbm[:3])
     while experiments.chart.data is None or len(experiments.chart.data.curves) < 3:
         spin(50)
-    pages[1].chart.metric_combo.setCurrentText("loss")
+    page(1).chart.metric_combo.setCurrentText("loss")
     while experiments.chart.data.key != "loss" or len(experiments.chart.data.curves) < 3:
         spin(50)
     experiments.compare()
     while experiments.comparison is None:
         spin(50)
-    pages[1].tabs.setCurrentIndex(0)
+    page(1).tabs.setCurrentIndex(0)
     spin(500)
     save(NAMES[1])
 
     desktop.shell.select_key("models")
     models = desktop.models
-    while not pages[2].models_list.findItems("credit-risk", Qt.MatchFlag.MatchExactly):
+    while not page(2).models_list.findItems("credit-risk", Qt.MatchFlag.MatchExactly):
         spin(50)
-    item = pages[2].models_list.findItems("credit-risk", Qt.MatchFlag.MatchExactly)[0]
-    pages[2].models_list.setCurrentItem(item)
+    item = page(2).models_list.findItems("credit-risk", Qt.MatchFlag.MatchExactly)[0]
+    page(2).models_list.setCurrentItem(item)
     while len(models.versions) < 2:
         spin(50)
-    pages[2].versions_table.selectRow(0)
+    page(2).versions_table.selectRow(0)
     while models.detail is None:
         spin(50)
-    pages[2].tabs.setCurrentIndex(1)
-    pages[2].feature_combo.setCurrentIndex(1)
+    page(2).tabs.setCurrentIndex(1)
+    page(2).feature_combo.setCurrentIndex(1)
     spin(500)
     save(NAMES[2])
 
@@ -155,7 +155,7 @@ def main(out_dir: Path, address: str, fingerprint: str, password: str, data_dir:
     while len(deployments.deployments) < 2:
         spin(50)
     row = next(i for i, d in enumerate(deployments.deployments) if d.environment == "staging")
-    pages[3].table.selectRow(row)
+    page(3).table.selectRow(row)
     while not deployments.events:
         spin(50)
     spin(500)

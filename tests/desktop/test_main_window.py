@@ -50,7 +50,13 @@ def test_rail_lists_the_pages_and_placeholders_name_their_service(desktop):
         "Home", "Experiments", "Models", "Deployments", "Monitoring",
         "Alerts", "Audit", "Admin", "Notebooks",
     ]  # fmt: skip
-    for spec, page in zip(PAGES, desktop.window.pages, strict=True):
+    assert desktop.window.stack.currentWidget() is desktop.window.page(4)  # only it is built
+    assert not any(
+        isinstance(desktop.window.stack.widget(i), PAGE_CLASSES["home"]) for i in range(9)
+    )
+    for index, spec in enumerate(PAGES):
+        page = desktop.window.page(index)
+        assert desktop.window.stack.widget(index) is page
         if spec.key in PAGE_CLASSES:
             assert isinstance(page, PAGE_CLASSES[spec.key])
         else:
@@ -60,7 +66,7 @@ def test_rail_lists_the_pages_and_placeholders_name_their_service(desktop):
 
 def test_ctrl_number_switches_pages(desktop, qtbot):
     window = desktop.window
-    assert window.stack.currentWidget() is window.pages[4]  # starts on Monitoring
+    assert window.stack.currentWidget() is window.page(4)  # starts on Monitoring
     for index in (0, 2, 8, 4):
         qtbot.keyClick(window, str(index + 1), Qt.KeyboardModifier.ControlModifier)
         assert window.stack.currentIndex() == index == desktop.shell.current
@@ -109,7 +115,7 @@ def test_fits_the_supported_window_sizes(desktop, qtbot, size):
     window = desktop.window
     window.resize(*size)
     qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
-    page = window.pages[4]
+    page = window.page(4)
     assert page.minimumSizeHint().width() <= window.stack.width()
     assert window.minimumSize().width() == 1024 and window.minimumSize().height() == 640
 

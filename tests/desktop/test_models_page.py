@@ -58,7 +58,7 @@ def test_models_page_browses_moves_aliases_comments_downloads_and_deploys(
     with admin_client(running_hub, "default") as client:
         _v1, v2 = seed_models(client, tmp_path / "models")
     vm = desktop.models
-    page = desktop.window.pages[2]
+    page = desktop.window.page(2)
     assert isinstance(page, ModelsPage)
     desktop.shell.select_key("models")
     sign_in(desktop, qtbot, running_hub)

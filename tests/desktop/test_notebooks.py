@@ -63,7 +63,7 @@ def test_jupyterlab_starts_connected_lists_and_stops_without_orphans(
     confirmations = Confirmations()
     monkeypatch.setattr(Prompts, "confirm_hook", confirmations)
     sign_in(desktop, qtbot, running_hub)
-    page = desktop.window.pages[8]
+    page = desktop.window.page(8)
     assert isinstance(page, NotebooksPage)
     desktop.shell.select_key("notebooks")
     vm = desktop.notebooks

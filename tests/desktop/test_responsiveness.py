@@ -42,7 +42,7 @@ def desktop(qtbot):
 
 def test_gui_keeps_ticking_with_20_streams_and_a_million_points(desktop, agent, qtbot, capsys):
     vm = desktop.monitoring
-    page = desktop.window.pages[4]
+    page = desktop.window.page(4)
     vm.add_agent(AgentEndpoint(agent.grpc_address, agent.token_file))
     for i in range(STREAMS - 1):
         vm.add_stream(f"sim-{i}", simulated_agent(f"sim-{i}", hz=HZ))

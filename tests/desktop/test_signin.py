@@ -30,6 +30,8 @@ from modelfleet.client import (
 from modelfleet.desktop.app import Desktop, build_desktop
 from modelfleet.desktop.services.hub_session import HubSessionService, ProfileBook
 from modelfleet.desktop.viewmodels.session import SessionViewModel
+from modelfleet.desktop.widgets.admin_page import AdminPage
+from modelfleet.desktop.widgets.audit_page import AuditPage
 from modelfleet.desktop.widgets.signin_dialog import grouped
 from tests.client.conftest import private_data_dir
 from tests.conftest import RunningHub
@@ -222,12 +224,27 @@ def test_workspace_switch_rescopes_pages_and_a_lost_hub_reconnects(
     assert "user:bob" in {e.target for e in desktop.audit.model.events}  # bob's SetMember
     assert {e.workspace_id for e in desktop.audit.model.events} == {team}
     assert session.book.load("team").workspace == "ml-team"
+    # Pages are built when first shown: these two start with what was loaded for ml-team.
+    assert not any(isinstance(w, (AdminPage, AuditPage)) for w in desktop.window.stack.children())
+    desktop.shell.select_key("admin")
+    members = desktop.window.page(7).members_tab.model
+    assert sorted(members.index(r, 0).data() for r in range(members.rowCount())) == ["admin", "bob"]
+    desktop.shell.select_key("audit")
+    assert (
+        desktop.window.page(6)
+        .count_label.text()
+        .startswith(f"{len(desktop.audit.model.events)} events loaded")
+    )
 
     # The hub stops answering: the banner says so, and it clears once the hub is back.
     os.kill(running_hub.pid, signal.SIGSTOP)
     try:
         vm.reload()
-        qtbot.waitUntil(lambda: desktop.window.banner.isVisible(), timeout=TIMEOUT_MS)
+        # Two signals from the worker: the connection is lost (banner), the call failed (message).
+        qtbot.waitUntil(
+            lambda: desktop.window.banner.isVisible() and bool(desktop.window.message_label.text()),
+            timeout=TIMEOUT_MS,
+        )
         assert desktop.window.banner.text().startswith(
             f"Connection to hub {running_hub.address} lost: Cannot reach the hub"
         )
