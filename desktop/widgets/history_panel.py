@@ -83,6 +83,8 @@ class HistoryPanel(QWidget):
         ]
         for signal, slot in self._connections:
             signal.connect(slot)
+        if vm.targets:  # loaded before the panel was first shown
+            self.show_targets(vm.targets)
 
     def _build_range_row(self) -> QHBoxLayout:
         row = QHBoxLayout()

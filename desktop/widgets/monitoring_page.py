@@ -98,13 +98,18 @@ class MonitoringPage(Page):
         layout = QVBoxLayout(live)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(SPACING)
-        self.history_panel = HistoryPanel(history) if history is not None else None
-        if self.history_panel is None:
+        self._history_vm = history
+        self.history_panel: HistoryPanel | None = None  # built when its tab is first shown
+        if history is None:
             page.addWidget(live, 1)
         else:
             self.tabs = QTabWidget()
             self.tabs.addTab(live, "Live")
-            self.tabs.addTab(self.history_panel, "History && drift")
+            holder = QWidget()
+            self._history_box = QVBoxLayout(holder)
+            self._history_box.setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(holder, "History && drift")
+            self.tabs.currentChanged.connect(self._on_tab)
             tab_tooltips(self.tabs, (
                 "Live metrics streamed from agents",
                 "Stored metrics and drift windows from the hub",
@@ -224,6 +229,18 @@ class MonitoringPage(Page):
                 chart.set_data(ident, columns[TIME], columns[column])
         if self.follow_box.isChecked() and latest > float("-inf"):
             chart.follow(latest, self.window_combo.currentData(), earliest)
+
+    def _on_tab(self, index: int) -> None:
+        if index == 1:
+            self.history()
+
+    def history(self) -> HistoryPanel:
+        """The "History & drift" tab's panel, built now if it was not yet."""
+        if self.history_panel is None:
+            assert self._history_vm is not None, "a page without history has no such tab"
+            self.history_panel = HistoryPanel(self._history_vm)
+            self._history_box.addWidget(self.history_panel)
+        return self.history_panel
 
     def shutdown(self) -> None:
         self._timer.stop()

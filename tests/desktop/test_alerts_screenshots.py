@@ -200,8 +200,8 @@ def main(
     # Monitoring: last hour from the hub, then the Drift view with a drifted cell open.
     desktop.shell.select_key("monitoring")
     monitoring = desktop.window.page(4)
-    assert isinstance(monitoring, MonitoringPage) and monitoring.history_panel is not None
-    panel = monitoring.history_panel
+    assert isinstance(monitoring, MonitoringPage)
+    panel = monitoring.history()
     monitoring.tabs.setCurrentIndex(1)
     until(lambda: panel.target_combo.count() > 0, "the deployments")
     panel.load()

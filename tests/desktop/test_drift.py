@@ -49,7 +49,7 @@ def seeded(running_hub: RunningHub) -> datetime:
 
 def _page(desktop: Desktop) -> MonitoringPage:
     page = desktop.window.page(4)
-    assert isinstance(page, MonitoringPage) and page.history_panel is not None
+    assert isinstance(page, MonitoringPage)
     return page
 
 
@@ -57,8 +57,7 @@ def test_history_and_drift_load_and_the_clicked_cell_shows_its_histograms(
     running_hub: RunningHub, desktop: Desktop, qtbot, seeded: datetime
 ) -> None:
     sign_in(desktop, qtbot, running_hub)
-    vm, panel = desktop.history, _page(desktop).history_panel
-    assert panel is not None
+    vm, panel = desktop.history, _page(desktop).history()
     desktop.shell.select_key("monitoring")
     page = _page(desktop)
     page.tabs.setCurrentIndex(1)
@@ -120,8 +119,7 @@ def test_ranges_choose_steps_the_hub_accepts_and_bad_ranges_are_refused(
     running_hub: RunningHub, desktop: Desktop, qtbot, seeded: datetime
 ) -> None:
     sign_in(desktop, qtbot, running_hub)
-    vm, panel = desktop.history, _page(desktop).history_panel
-    assert panel is not None
+    vm, panel = desktop.history, _page(desktop).history()
     for index, step in ((0, 10), (1, 50), (2, 310)):
         panel.range_combo.setCurrentIndex(index)
         since, until = panel.current_range()

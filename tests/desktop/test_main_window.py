@@ -136,3 +136,12 @@ def test_shell_ignores_out_of_range_pages():
     shell.select(3)
     shell.select(42)
     assert shell.current == 3
+
+
+def test_monitoring_builds_its_history_tab_when_first_shown(desktop, qtbot):
+    page = desktop.window.page(4)
+    assert page.history_panel is None
+    page.tabs.setCurrentIndex(1)
+    assert page.history_panel is not None
+    qtbot.waitUntil(page.history_panel.isVisible)
+    assert page.history() is page.history_panel
