@@ -100,6 +100,7 @@ class SessionViewModel(QObject):
         self._pending: _Pending | None = None
         self._slot = WorkerSlot(self)
         self._reconnect = WorkerSlot(self)
+        self._shut_down = False
         self._workspace_slot = WorkerSlot(self)
         self._sign_out_slot = WorkerSlot(self)
         self._save_slot = WorkerSlot(self)
@@ -473,7 +474,8 @@ class SessionViewModel(QObject):
     # --- connection loss ------------------------------------------------------------------
 
     def _on_connection_lost(self, message: str) -> None:
-        if self.signed is None or self.lost:
+        # After shutdown the closed client's calls fail like a lost hub: no reconnect then.
+        if self.signed is None or self.lost or self._shut_down:
             return
         self.lost = True
         self.connectionChanged.emit(self.source, "lost", f"{message} Reconnecting…")
@@ -505,6 +507,7 @@ class SessionViewModel(QObject):
         self.sign_out()
 
     def shutdown(self) -> None:
+        self._shut_down = True
         self._slot.cancel()
         self._providers_slot.cancel()
         self._reconnect.cancel()

@@ -1,4 +1,4 @@
-"""The `modelfleet` command line: one sub-command group per module in `COMMAND_GROUPS`.
+"""The `modelfleet` command line: the hub, experiments, models, deployments, agents and audit.
 
 (That first line is the description `modelfleet --help` prints.) The sub-commands are listed
 in `COMMANDS`, each with the module that adds it.
