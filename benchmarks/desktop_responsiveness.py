@@ -22,29 +22,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "desktop"))
 from feeds import history, simulated_agent  # the test suite's stream generators
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
+from qtloop import wait
 
 from modelfleet.desktop.app import build_desktop, settle_heap
 from modelfleet.desktop.heartbeat import GuiHeartbeat
 from modelfleet.desktop.series import TIME
-
-
-def wait(seconds: float, until: Callable[[], bool] | None = None) -> None:
-    """Run the event loop (as `app.exec()` would) for `seconds`, or until `until()` holds."""
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    if until is not None:
-        poll = QTimer()
-        poll.timeout.connect(lambda: until() and loop.quit())
-        poll.start(20)
-    loop.exec()
 
 
 def main() -> None:

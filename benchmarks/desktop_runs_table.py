@@ -25,30 +25,18 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from hub_api import PASSWORD, postgres_database, running_hub
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QAbstractSlider, QApplication
+from qtloop import wait
 from tracking import seed_runs
 
 from modelfleet.client import ClientSettings, FileStore, HubClient, Profile
 from modelfleet.desktop.app import build_desktop, settle_heap
 from modelfleet.desktop.heartbeat import GuiHeartbeat
 from modelfleet.desktop.services.hub_session import HubSessionService, ProfileBook
-
-
-def wait(seconds: float, until: Callable[[], bool] | None = None) -> None:
-    """Run the event loop for `seconds`, or until `until()` holds."""
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    if until is not None:
-        poll = QTimer()
-        poll.timeout.connect(lambda: until() and loop.quit())
-        poll.start(5)
-    loop.exec()
 
 
 def main() -> None:
@@ -85,14 +73,14 @@ def main() -> None:
         session, vm = desktop.session, desktop.experiments
         session.book.save("bench", Profile(hub=address, hub_ca=fingerprint))
         session.sign_in("bench", address, "admin", PASSWORD)
-        wait(60, lambda: vm.total >= args.runs and not vm.loading)
+        wait(60, lambda: vm.total >= args.runs and not vm.loading, poll_ms=5)
         if vm.total < args.runs:
             raise RuntimeError(f"the runs table shows {vm.total} runs, expected {args.runs}")
 
         first_pages = []
         for i in range(args.queries):
             vm.set_experiment(experiment.id if i % 2 == 0 else "")
-            wait(30, lambda: not vm.loading and vm.model.rowCount() > 0)
+            wait(30, lambda: not vm.loading and vm.model.rowCount() > 0, poll_ms=5)
             assert vm.first_page_ms is not None and vm.model.rowCount() > 0
             first_pages.append(round(vm.first_page_ms, 1))
 
