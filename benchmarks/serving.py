@@ -9,7 +9,8 @@ off (0); start-to-ready time and idle RSS.
 The load generators run on the same machine as the agent, so they compete for its cores.
 
 `--only startup` measures just start-to-ready and idle RSS (median of --rounds agent
-starts, each value listed too), in a few seconds and without wrk or h2load.
+starts, each value listed too), in a few seconds and without wrk or h2load. `--only rest`
+measures just REST single-row at 16 connections, for pairs of runs alternating two builds.
 """
 
 from __future__ import annotations
@@ -247,15 +248,58 @@ def startup(rounds: int) -> dict[str, Any]:
     }
 
 
+def rest_only(wrk_binary: str) -> dict[str, Any]:
+    """REST single-row at 16 connections on a fresh agent (batching on, as in the full run)."""
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        work = Path(tmp)
+        models = models_without_batching_config(work / "models")
+        agent = start_agent(models, work / "on", "--max-batch-size", "64", "--log-level", "warning")
+        try:
+            cpu_before, done_before = cpu_seconds(agent.proc.pid), requests_done(agent)
+            rest = wrk(wrk_binary, agent, 16, work)
+            cpu = cpu_seconds(agent.proc.pid) - cpu_before
+            done = requests_done(agent) - done_before
+        finally:
+            agent.stop()
+    return {
+        "benchmark": "serving-rest",
+        "date": dt.date.today().isoformat(),
+        "rest_rps_c16": round(rest["rps"]),
+        "rest_p50_ms": round(rest["p50_us"] / 1000, 3),
+        "rest_p99_ms": round(rest["p99_us"] / 1000, 3),
+        "rest_errors_c16": rest["errors"] + rest["non2xx"],
+        # what a request costs the agent process (all threads), whatever the load generator
+        # leaves it of the cores: compares two builds better than req/s on a shared machine
+        "agent_cpu_us_per_request": round(cpu / max(done, 1) * 1e6, 1),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def requests_done(agent: Agent) -> int:
+    """Finished inference requests of every status, from the agent's /metrics."""
+    text = agent.rest().request("GET", "/metrics").body.decode()
+    return int(
+        sum(float(m) for m in re.findall(r"^modelfleet_requests_total\{.*\} (\S+)$", text, re.M))
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["startup"], help="measure only this part")
+    parser.add_argument("--only", choices=["startup", "rest"], help="measure only this part")
     parser.add_argument("--rounds", type=int, default=3, help="agent starts for --only startup")
     args = parser.parse_args()
     if args.only == "startup":
         print(json.dumps(startup(max(args.rounds, 1))))
         return 0
     wrk_binary = ensure_tool("wrk", "wrk")
+    if args.only == "rest":
+        print(json.dumps(rest_only(wrk_binary)))
+        return 0
     h2load_binary = ensure_tool("h2load", "nghttp2-client")
     result: dict[str, Any] = {
         "benchmark": "serving",

@@ -20,7 +20,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 from modelfleet.agent.node.errors import ServingError
 from modelfleet.agent.node.metrics import ModelStats
 from modelfleet.agent.node.repository import Batching
+from modelfleet.agent.node.workers import ModelWorkers
 
 log = logging.getLogger(__name__)
 Outputs = list[np.ndarray]
@@ -70,7 +70,7 @@ class Batcher:
     def __init__(
         self,
         run: RunFn,
-        pool: Executor,
+        pool: ModelWorkers,
         batching: Batching,
         stats: ModelStats,
         concurrency: int,
@@ -124,8 +124,7 @@ class Batcher:
             batch = self._take()
             if batch:
                 self._running += 1
-                job = self._pool.submit(self._execute, batch)
-                job.add_done_callback(partial(self._hand_back, batch))
+                self._pool.submit(self._execute, batch, partial(self._hand_back, batch))
 
     def _take(self) -> list[_Item]:
         """Pop the next batch, skipping requests already answered (deadline passed)."""
@@ -177,27 +176,31 @@ class Batcher:
         except ServingError as exc:
             return exc
 
-    def _hand_back(self, batch: list[_Item], job: Future[_RunResult]) -> None:
+    def _hand_back(
+        self, batch: list[_Item], result: _RunResult | None, error: BaseException | None
+    ) -> None:
         """Worker thread: wake the loop to deliver the results."""
-        self._loop.call_soon_threadsafe(self._finished, batch, job)
+        self._loop.call_soon_threadsafe(self._finished, batch, result, error)
 
-    def _finished(self, batch: list[_Item], job: Future[_RunResult]) -> None:
+    def _finished(
+        self, batch: list[_Item], run: _RunResult | None, error: BaseException | None
+    ) -> None:
         self._running -= 1
-        try:
-            results, whole, start, compute = job.result()
-        except Exception as exc:  # a bug in splitting; answer everyone, never hang them
-            error = exc
+        if run is None:  # a bug in splitting; answer everyone, never hang them
+            failure = error or RuntimeError("the model run returned nothing")
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(error)
+                    item.future.set_exception(failure)
         else:
+            results, whole, start, compute = run
             if self._on_batch is not None:
                 self._tell(batch, results, whole)
             stats = self._stats
             stats.batch_size.observe(sum(item.weight for item in batch))
+            stats.compute.observe_many(compute, len(batch))
+            queue = stats.queue
             for item, result in zip(batch, results, strict=True):
-                stats.queue.observe(start - item.enqueued)
-                stats.compute.observe(compute)
+                queue.observe(start - item.enqueued)
                 if item.future.done():
                     continue
                 if isinstance(result, ServingError):

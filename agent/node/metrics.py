@@ -40,6 +40,12 @@ class Histogram:
         self.sum += value
         self.count += 1
 
+    def observe_many(self, value: float, times: int) -> None:
+        """`times` observations of the same value (every request of one batch)."""
+        self.counts[bisect_left(self.bounds, value)] += times
+        self.sum += value * times
+        self.count += times
+
     def cumulative(self) -> list[int]:
         total, out = 0, []
         for c in self.counts:

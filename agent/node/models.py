@@ -8,7 +8,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -29,6 +28,7 @@ from modelfleet.agent.node.repository import (
 )
 from modelfleet.agent.node.routing import KeyLookup, Split
 from modelfleet.agent.node.session import OnnxModel
+from modelfleet.agent.node.workers import ModelWorkers
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class ModelManager:
     def __init__(
         self,
         models_dir: Path | None,
-        pool: Executor,
+        pool: ModelWorkers,
         concurrency: int,
         default_batching: Batching,
         metrics: MetricsRegistry,

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from prometheus_client import ProcessCollector
@@ -31,6 +30,7 @@ from modelfleet.agent.node.rpc.control import ControlServicer, MetricsServicer
 from modelfleet.agent.node.rpc.http2 import GrpcServer
 from modelfleet.agent.node.rpc.inference import InferenceServicer
 from modelfleet.agent.node.rpc.interceptors import AccessInterceptor
+from modelfleet.agent.node.workers import ModelWorkers
 from modelfleet.oip import dumps
 from modelfleet.proto.inference import grpc_predict_v2_pb2_grpc as inference_grpc
 from modelfleet.proto.v1 import agent_pb2_grpc as agent_grpc
@@ -62,7 +62,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._stopping = asyncio.Event()
         workers = config.workers or available_cpus()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
+        self._pool = ModelWorkers(workers)
         self.metrics = MetricsRegistry()
         self.manager = ModelManager(
             config.models_dir, self._pool, workers, config.batching, self.metrics
@@ -219,7 +219,7 @@ class Agent:
             await grpc_stop
         if self.service.in_flight():
             log.warning("drain timeout: %d request(s) still in flight", self.service.in_flight())
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         if self.monitors is not None:
             self.monitors.close()
         log.info("stopped")

@@ -93,6 +93,19 @@ def datatype(name: object, tensor: str) -> Datatype:
     return found
 
 
+_BY_DTYPE: dict[np.dtype[np.generic], Datatype] = {
+    d.dtype: d for d in DATATYPES.values() if not d.is_bytes
+}
+
+
+def datatype_for(array: np.ndarray, role: str, name: str) -> Datatype:
+    """The OIP datatype of a numpy array; the error names the tensor ("output 'y'")."""
+    found = _BY_DTYPE.get(array.dtype)  # native numeric dtypes: one lookup
+    if found is not None:
+        return found
+    return datatype(datatype_of(array), f"{role} '{name}'")
+
+
 def datatype_of(array: np.ndarray) -> str:
     """The OIP datatype name of a numpy array (object, str and bytes arrays are BYTES)."""
     if array.dtype.kind in "OSU":
@@ -155,10 +168,14 @@ class TensorSpec:
         return f"{self.datatype} {format_shape(self.shape)}"
 
     def matches(self, array: np.ndarray) -> bool:
-        shape = array.shape
-        return len(shape) == len(self.shape) and all(
-            want in (-1, got) for want, got in zip(self.shape, shape, strict=True)
-        )
+        shape, wanted = array.shape, self.shape
+        if len(shape) != len(wanted):
+            return False
+        # a loop, not all(...): no generator per request on the serving path
+        for want, got in zip(wanted, shape, strict=True):
+            if want != got and want != -1:
+                return False
+        return True
 
     def check(self, array: np.ndarray) -> None:
         """Raise TensorError naming this input unless `array` fits the spec."""

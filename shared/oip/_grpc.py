@@ -13,7 +13,7 @@ from modelfleet.oip._datatypes import (
     check_range,
     check_shape,
     datatype,
-    datatype_of,
+    datatype_for,
     element_count,
     format_shape,
 )
@@ -88,7 +88,7 @@ def encode_grpc_response(
     response = pb.ModelInferResponse(
         model_name=model_name, model_version=model_version, id=request_id
     )
-    dts = {name: datatype(datatype_of(a), f"output '{name}'") for name, a in outputs.items()}
+    dts = {name: datatype_for(a, "output", name) for name, a in outputs.items()}
     raw = raw or any(dt.contents_field is None for dt in dts.values())
     for name, array in outputs.items():
         dt = dts[name]
@@ -123,7 +123,7 @@ def build_grpc_request(
         model_name=model_name, model_version=model_version, id=request_id
     )
     for name, array in inputs.items():
-        dt = datatype(datatype_of(array), f"input '{name}'")
+        dt = datatype_for(array, "input", name)
         tensor = request.inputs.add(name=name, datatype=dt.name, shape=array.shape)
         if raw:
             request.raw_input_contents.append(encode_raw(dt, array))

@@ -14,7 +14,7 @@ from modelfleet.oip._datatypes import (
     check_range,
     check_shape,
     datatype,
-    datatype_of,
+    datatype_for,
     element_count,
     format_shape,
 )
@@ -191,7 +191,7 @@ def _decode_outputs(obj: dict[str, Any], request: DecodedRequest) -> None:
 
 def encode_json_output(name: str, array: np.ndarray, binary: bool) -> tuple[dict[str, Any], bytes]:
     """One output tensor as a JSON object; with `binary` its data goes in the returned bytes."""
-    dt = datatype(datatype_of(array), f"output '{name}'")
+    dt = datatype_for(array, "output", name)
     tensor: dict[str, Any] = {"name": name, "datatype": dt.name, "shape": list(array.shape)}
     if binary:
         raw = encode_raw(dt, array)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from modelfleet.agent.node.errors import DeadlineExceeded, ModelFailed
 from modelfleet.agent.node.metrics import ModelStats
 from modelfleet.agent.node.repository import Batching
 from modelfleet.agent.node.session import OnnxModel
+from modelfleet.agent.node.workers import ModelWorkers
 
 
 def save(model: onnx.ModelProto, folder: Path) -> OnnxModel:
@@ -62,11 +62,12 @@ def batch_sizes(stats: ModelStats) -> int:
 
 @pytest.fixture
 def pool() -> Any:
-    with ThreadPoolExecutor(2) as executor:
-        yield executor
+    workers = ModelWorkers(2)
+    yield workers
+    workers.shutdown()
 
 
-def test_queued_requests_run_as_one_batch(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_queued_requests_run_as_one_batch(tmp_path: Path, pool: ModelWorkers) -> None:
     model = identity(tmp_path)
     stats = ModelStats()
 
@@ -85,7 +86,7 @@ def test_queued_requests_run_as_one_batch(tmp_path: Path, pool: ThreadPoolExecut
     run(body)
 
 
-def test_batching_off_runs_each_request(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_batching_off_runs_each_request(tmp_path: Path, pool: ModelWorkers) -> None:
     model = identity(tmp_path)
     stats = ModelStats()
 
@@ -98,7 +99,7 @@ def test_batching_off_runs_each_request(tmp_path: Path, pool: ThreadPoolExecutor
     run(body)
 
 
-def test_batches_respect_max_rows_and_shapes(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_batches_respect_max_rows_and_shapes(tmp_path: Path, pool: ModelWorkers) -> None:
     model = identity(tmp_path, cols="C")
     stats = ModelStats()
 
@@ -116,7 +117,7 @@ def test_batches_respect_max_rows_and_shapes(tmp_path: Path, pool: ThreadPoolExe
     run(body)
 
 
-def test_one_bad_request_does_not_fail_its_batch(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_one_bad_request_does_not_fail_its_batch(tmp_path: Path, pool: ModelWorkers) -> None:
     model = gather(tmp_path)
     stats = ModelStats()
 
@@ -135,7 +136,7 @@ def test_one_bad_request_does_not_fail_its_batch(tmp_path: Path, pool: ThreadPoo
     run(body)
 
 
-def test_expired_requests_are_not_run(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_expired_requests_are_not_run(tmp_path: Path, pool: ModelWorkers) -> None:
     model = identity(tmp_path)
     stats = ModelStats()
 
@@ -153,7 +154,7 @@ def test_expired_requests_are_not_run(tmp_path: Path, pool: ThreadPoolExecutor) 
     run(body)
 
 
-def test_queue_delay_waits_for_more_rows(tmp_path: Path, pool: ThreadPoolExecutor) -> None:
+def test_queue_delay_waits_for_more_rows(tmp_path: Path, pool: ModelWorkers) -> None:
     model = identity(tmp_path)
     stats = ModelStats()
 
@@ -170,7 +171,7 @@ def test_queue_delay_waits_for_more_rows(tmp_path: Path, pool: ThreadPoolExecuto
 
 
 def test_batch_hook_sees_each_batch_once_before_its_requests_are_answered(
-    tmp_path: Path, pool: ThreadPoolExecutor
+    tmp_path: Path, pool: ModelWorkers
 ) -> None:
     model = gather(tmp_path)
     stats = ModelStats()
@@ -201,7 +202,7 @@ def test_batch_hook_sees_each_batch_once_before_its_requests_are_answered(
 
 
 def test_a_failing_batch_hook_does_not_keep_requests_from_their_answers(
-    tmp_path: Path, pool: ThreadPoolExecutor
+    tmp_path: Path, pool: ModelWorkers
 ) -> None:
     model = identity(tmp_path)
 

@@ -101,6 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._local = False
+        self._paused = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,13 +127,7 @@ class HttpProtocol(asyncio.Protocol):
             if not self._closing:
                 self._fail(400, f"malformed HTTP request: {exc}")
 
-    # -- httptools callbacks ------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = {}
-        self._body = []
-        self._size = 0
-
+    # -- httptools callbacks (state is reset when a message completes) -------------------
     def on_url(self, url: bytes) -> None:
         self._url += url
 
@@ -171,11 +166,17 @@ class HttpProtocol(asyncio.Protocol):
             text_path = path.decode()
         except UnicodeDecodeError:
             text_path = "\x00"  # matches no route: answered 404
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        parts = self._body
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
         method = self._parser.get_method().decode()
         request = Request(method, text_path, self._headers, body, self._local)
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._size = 0
         self._pending.append((request, self._parser.should_keep_alive()))
         if len(self._pending) > _MAX_PIPELINED and self._transport is not None:
+            self._paused = True
             self._transport.pause_reading()
         if not self._busy:
             self._next()
@@ -200,7 +201,8 @@ class HttpProtocol(asyncio.Protocol):
                 continue
             self._busy = True
             result.future.add_done_callback(partial(self._done, result, keep_alive=keep_alive))
-        if self._transport is not None and len(self._pending) <= _MAX_PIPELINED:
+        if self._paused and self._transport is not None and len(self._pending) <= _MAX_PIPELINED:
+            self._paused = False
             self._transport.resume_reading()
 
     def _done(self, deferred: Deferred, _: object, *, keep_alive: bool) -> None:
