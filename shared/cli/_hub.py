@@ -123,9 +123,13 @@ def connect(args: argparse.Namespace, *, workspace: bool = True) -> Connection:
 
 
 def plain(value: Any) -> Any:
-    """A dataclass as JSON-ready dicts (datetimes in ISO 8601 UTC, roles as names)."""
+    """A dataclass or named tuple as JSON-ready dicts (datetimes in ISO 8601 UTC, roles as names)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [plain(v) for v in value]
     if isinstance(value, datetime):

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelfleet.client import MetricSummary
+from modelfleet.client._tracking import run_from_pb
 from modelfleet.proto.v1 import tracking_pb2, tracking_pb2_grpc
 from tests.hub.conftest import DEVELOPER, VIEWER, Hub, start_hub
 
@@ -80,3 +82,13 @@ def new_run(
             metadata=t.dev,
         )
     return run.id
+
+
+def summaries(run: tracking_pb2.Run) -> dict[str, MetricSummary]:
+    """A run message's metric summaries by key, read as the client reads them."""
+    return run_from_pb(run).metrics
+
+
+def last_value(run: tracking_pb2.Run, key: str) -> float | None:
+    summary = summaries(run).get(key)
+    return summary.last if summary is not None else None

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from modelfleet.agent.hub.db.tracking_models import MetricSeries, RunParam, metric_points
 from modelfleet.proto.v1 import tracking_pb2 as pb
-from tests.tracking.conftest import Tracking, columns, new_run
+from tests.tracking.conftest import Tracking, columns, new_run, summaries
 
 
 def _code(call: object) -> tuple[grpc.StatusCode, str]:
@@ -46,7 +46,7 @@ def test_log_batch_is_idempotent_and_keeps_summaries(tracking: Tracking) -> None
     assert (again.metrics_stored, again.duplicate) == (5, True)
     assert _points(t, run_id) == 5
     run = t.stub.GetRun(pb.GetRunRequest(run_id=run_id), metadata=t.viewer)
-    loss = next(m for m in run.metrics if m.key == "loss")
+    loss = summaries(run)["loss"]
     # "last" is the point with the greatest step, not the last one sent.
     assert (loss.last, loss.min, loss.max, loss.count, loss.last_step) == (1.0, 1.0, 3.0, 3, 2)
     # An older step logged later does not replace the last value.
@@ -56,7 +56,7 @@ def test_log_batch_is_idempotent_and_keeps_summaries(tracking: Tracking) -> None
         metadata=t.dev,
     )  # fmt: skip
     run = t.stub.GetRun(pb.GetRunRequest(run_id=run_id), metadata=t.viewer)
-    loss = next(m for m in run.metrics if m.key == "loss")
+    loss = summaries(run)["loss"]
     assert (loss.last, loss.max, loss.count) == (1.0, 9.0, 4)
     assert dict(run.params) == {"lr": "0.1"}
 

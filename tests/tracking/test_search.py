@@ -14,7 +14,7 @@ from modelfleet.agent.hub.db.tracking_models import RunArtifactLink
 from modelfleet.agent.hub.tracking import search
 from modelfleet.agent.hub.tracking import total as total_module
 from modelfleet.proto.v1 import common_pb2, tracking_pb2
-from tests.tracking.conftest import Tracking, new_run
+from tests.tracking.conftest import Tracking, last_value, new_run, summaries
 
 
 def _search(t: Tracking, flt: str = "", order: list[str] | None = None, **kw: object) -> list[str]:
@@ -109,8 +109,7 @@ def test_pagination_is_stable_while_runs_are_added(tracking: Tracking) -> None:
         )
         assert response.total_count >= 12
         for r in response.runs:
-            auc = next((m.last for m in r.metrics if m.key == "auc"), None)
-            seen.append((r.name, r.id, auc))
+            seen.append((r.name, r.id, last_value(r, "auc")))
         # A run added between pages lands somewhere; it must not shift what follows.
         new_run(t, name=f"late{len(seen)}", metrics={"auc": 0.6})
         token = response.next_page_token
@@ -171,13 +170,13 @@ def test_a_page_holds_whole_runs_exactly_as_get_run(tracking: Tracking) -> None:
         assert run == t.stub.GetRun(tracking_pb2.GetRunRequest(run_id=run.id), metadata=t.viewer)
     found = next(r for r in response.runs if r.name == "full")
     # Summaries by key, artifacts by path, every value bit for bit.
-    assert [m.key for m in found.metrics] == sorted(values)
-    assert {m.key: m.last for m in found.metrics} == values
+    assert list(found.metrics.keys) == sorted(values)
+    assert {k: m.last for k, m in summaries(found).items()} == values
     assert [(a.path, a.size) for a in found.artifacts] == [("a.txt", 7), ("z/model.onnx", 7)]
     assert dict(found.params) == {"lr": "0.1", "opt": "adam"}
     assert dict(found.tags) == {"team": "risk", "note": "x"}
     bare = next(r for r in response.runs if r.name == "bare")
-    assert not bare.metrics and not bare.params and not bare.artifacts
+    assert not bare.metrics.keys and not bare.params and not bare.artifacts
 
 
 def test_totals_past_the_exact_limit_are_flagged_estimates_on_postgresql(
@@ -245,7 +244,7 @@ def test_filtered_pages_in_metric_order_match_the_filter_and_order(
             metadata=t.viewer,
         )
         for r in response.runs:
-            seen.append((next((m.last for m in r.metrics if m.key == "auc"), None), r.id, r.name))
+            seen.append((last_value(r, "auc"), r.id, r.name))
         token = response.next_page_token
         if not token:
             break

@@ -20,7 +20,6 @@ from modelfleet.agent.hub.tracking.filters import parse_filter, parse_order_by
 from modelfleet.agent.hub.tracking.history import history
 from modelfleet.agent.hub.tracking.queries import (
     PAGE_COLUMNS,
-    Summary,
     check_key,
     find_experiment,
     find_run,
@@ -37,10 +36,6 @@ from modelfleet.proto.v1 import tracking_pb2, tracking_pb2_grpc
 log = logging.getLogger(__name__)
 
 MAX_COMPARE = 100
-
-
-def _no_summary(key: str) -> Summary:
-    return Summary(key=key, last=0.0, min=0.0, max=0.0, count=0, last_step=0)
 
 
 class TrackingReads(tracking_pb2_grpc.TrackingServicer):
@@ -226,12 +221,17 @@ class TrackingReads(tracking_pb2_grpc.TrackingServicer):
                 present = [key in v.params for v in views]
                 differs = len(set(values)) > 1 or not all(present)
                 params.append(tracking_pb2.ParamComparison(key=key, values=values, differs=differs))
-            by_run = [{m["key"]: m for m in v.metrics} for v in views]
-            metric_keys = sorted({k for run in by_run for k in run})
+            rows = [{k: i for i, k in enumerate(v.metrics.keys)} for v in views]
+            metric_keys = sorted({k for run in rows for k in run})
             metrics = [
                 tracking_pb2.MetricComparison(
                     key=key,
-                    per_run=[convert.summary(run.get(key) or _no_summary(key)) for run in by_run],
+                    per_run=[
+                        convert.summary(view.metrics, run[key])
+                        if key in run
+                        else tracking_pb2.MetricSummary(key=key)  # count 0: not logged
+                        for view, run in zip(views, rows, strict=True)
+                    ],
                 )
                 for key in metric_keys
             ]

@@ -6,7 +6,7 @@ import orjson
 
 from modelfleet.agent.hub.db.tracking_models import Experiment, RunComment
 from modelfleet.agent.hub.services.convert import timestamp
-from modelfleet.agent.hub.tracking.queries import RunView, Summary
+from modelfleet.agent.hub.tracking.queries import MetricColumns, RunView
 from modelfleet.proto.v1 import registry_pb2, tracking_pb2
 
 
@@ -22,14 +22,33 @@ def experiment(row: Experiment, run_count: int) -> tracking_pb2.Experiment:
     )
 
 
-def summary(item: Summary) -> tracking_pb2.MetricSummary:
-    return tracking_pb2.MetricSummary(**item)
+def metric_table(columns: MetricColumns) -> tracking_pb2.MetricTable:
+    return tracking_pb2.MetricTable(
+        keys=columns.keys,
+        last=columns.last,
+        min=columns.min,
+        max=columns.max,
+        count=columns.count,
+        last_step=columns.last_step,
+    )
+
+
+def summary(columns: MetricColumns, index: int) -> tracking_pb2.MetricSummary:
+    """The summary in row `index` of `columns`."""
+    return tracking_pb2.MetricSummary(
+        key=columns.keys[index],
+        last=columns.last[index],
+        min=columns.min[index],
+        max=columns.max[index],
+        count=columns.count[index],
+        last_step=columns.last_step[index],
+    )
 
 
 def run(view: RunView) -> tracking_pb2.Run:
     row = view.run
-    # Message constructors take a mapping for a message field: the summaries and
-    # artifacts go in as the dicts they were loaded as (no object per metric here).
+    # Summaries go in as packed columns; artifacts as the dicts they were loaded as (a
+    # message constructor takes a mapping for a message field).
     return tracking_pb2.Run(
         id=row.id,
         experiment_id=row.experiment_id,
@@ -39,7 +58,7 @@ def run(view: RunView) -> tracking_pb2.Run:
         end_time=timestamp(row.end_time),
         params=view.params,
         tags=view.tags,
-        metrics=view.metrics,  # type: ignore[arg-type]
+        metrics=metric_table(view.metrics),
         artifacts=view.artifacts,  # type: ignore[arg-type]
         parent_run_id=row.parent_run_id or "",
         created_by=row.created_by,

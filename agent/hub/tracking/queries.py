@@ -9,7 +9,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol, TypedDict
+from itertools import pairwise
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -47,16 +48,47 @@ MAX_VALUE = 6000
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-class Summary(TypedDict):
-    """A metric's summary; plain dicts, so a page of them is built from JSON without an
-    object per metric, and message constructors take them as they are."""
+@dataclass(slots=True)
+class MetricColumns:
+    """A run's metric summaries as columns, in key order (what a `MetricTable` carries): a
+    page of runs is built from its JSON aggregates without an object per summary."""
 
-    key: str
-    last: float
-    min: float
-    max: float
-    count: int
-    last_step: int
+    keys: list[str] = field(default_factory=list)
+    last: list[float] = field(default_factory=list)
+    min: list[float] = field(default_factory=list)
+    max: list[float] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    last_step: list[int] = field(default_factory=list)
+
+    def add(self, key: str, last: float, low: float, high: float, count: int, step: int) -> None:
+        self.keys.append(key)
+        self.last.append(last)
+        self.min.append(low)
+        self.max.append(high)
+        self.count.append(count)
+        self.last_step.append(step)
+
+    def by_key(self) -> MetricColumns:
+        """The same summaries in key order (a no-op when they already are)."""
+        keys = self.keys
+        if all(a < b for a, b in pairwise(keys)):
+            return self
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return MetricColumns(
+            _pick(keys, order),
+            _pick(self.last, order),
+            _pick(self.min, order),
+            _pick(self.max, order),
+            _pick(self.count, order),
+            _pick(self.last_step, order),
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _pick(column: list[_T], order: list[int]) -> list[_T]:
+    return [column[i] for i in order]
 
 
 class RunFields(Protocol):
@@ -106,7 +138,7 @@ class RunView:
     run: RunFields
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[Summary] = field(default_factory=list)
+    metrics: MetricColumns = field(default_factory=MetricColumns)
     artifacts: list[ArtifactRef] = field(default_factory=list)
 
 
@@ -204,7 +236,7 @@ def page_views(s: Session, run_ids: Sequence[str]) -> list[RunView]:
 class _Details:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[Summary] = field(default_factory=list)
+    metrics: MetricColumns = field(default_factory=MetricColumns)
     artifacts: list[ArtifactRef] = field(default_factory=list)
 
 
@@ -259,9 +291,7 @@ def _details(s: Session, seqs: Sequence[int]) -> dict[int, _Details]:
     ):
         found = out[seq]
         if kind == _METRIC:
-            found.metrics.append(
-                Summary(key=key, last=last, min=low, max=high, count=count, last_step=last_step)
-            )
+            found.metrics.add(key, last, low, high, count, last_step)
         elif kind == _PARAM:
             found.params[key] = text
         elif kind == _TAG:
@@ -335,14 +365,8 @@ def _view_aggregated(
     finite, and PostgreSQL writes floats with round-trip digits, so JSON holds them
     exactly). Summaries by key and artifacts by path, whatever order the server fed the
     aggregates in."""
-    summaries: list[Summary] = []
-    keys, lasts, lows, highs, counts, steps = orjson.loads(metrics) if metrics else _NO_METRICS
-    if keys is not None:
-        summaries = [
-            {"key": k, "last": v, "min": lo, "max": hi, "count": n, "last_step": step}
-            for k, v, lo, hi, n, step in zip(keys, lasts, lows, highs, counts, steps, strict=True)
-        ]
-        summaries.sort(key=_by_key)
+    columns = orjson.loads(metrics) if metrics else None
+    summaries = MetricColumns(*columns).by_key() if columns and columns[0] else MetricColumns()
     artifacts: list[ArtifactRef] = orjson.loads(links) if links else []
     artifacts.sort(key=_by_path)
     return RunView(
@@ -354,9 +378,6 @@ def _view_aggregated(
     )
 
 
-# The columns of a run without metrics (`json_agg` of no rows is null).
-_NO_METRICS: tuple[Any, ...] = (None,) * 6
-_by_key = operator.itemgetter("key")
 _by_path = operator.itemgetter("path")
 
 

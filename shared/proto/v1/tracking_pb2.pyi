@@ -275,6 +275,51 @@ class RunArtifact(_message.Message):
 Global___RunArtifact: _TypeAlias = RunArtifact  # noqa: Y015
 
 @_typing.final
+class MetricTable(_message.Message):
+    """A run's metric summaries as columns, one entry per metric, by key: a page of runs
+    carries thousands of summaries, and packed columns are built and read many times
+    faster than a message per summary.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    LAST_STEP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def last(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def min(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def max(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def count(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def last_step(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[_builtins.str] | None = ...,
+        last: _abc.Iterable[_builtins.float] | None = ...,
+        min: _abc.Iterable[_builtins.float] | None = ...,
+        max: _abc.Iterable[_builtins.float] | None = ...,
+        count: _abc.Iterable[_builtins.int] | None = ...,
+        last_step: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "keys", b"keys", "last", b"last", "last_step", b"last_step", "max", b"max", "min", b"min"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricTable: _TypeAlias = MetricTable  # noqa: Y015
+
+@_typing.final
 class Run(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -345,7 +390,7 @@ class Run(_message.Message):
     @_builtins.property
     def tags(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
-    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricSummary]: ...
+    def metrics(self) -> Global___MetricTable: ...
     @_builtins.property
     def artifacts(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunArtifact]: ...
     def __init__(
@@ -359,12 +404,12 @@ class Run(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         params: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         tags: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
-        metrics: _abc.Iterable[Global___MetricSummary] | None = ...,
+        metrics: Global___MetricTable | None = ...,
         artifacts: _abc.Iterable[Global___RunArtifact] | None = ...,
         parent_run_id: _builtins.str = ...,
         created_by: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "metrics", b"metrics", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["artifacts", b"artifacts", "created_by", b"created_by", "end_time", b"end_time", "experiment_id", b"experiment_id", "id", b"id", "metrics", b"metrics", "name", b"name", "params", b"params", "parent_run_id", b"parent_run_id", "start_time", b"start_time", "status", b"status", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
