@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
 from modelfleet.client._convert import time_from_pb
@@ -137,11 +138,15 @@ def summary_from_pb(msg: tracking_pb2.MetricSummary) -> MetricSummary:
     return MetricSummary(msg.key, msg.last, msg.min, msg.max, msg.count, msg.last_step)
 
 
+# MetricSummary._make without its Python frame (thousands per page of runs)
+_new_summary = partial(tuple.__new__, MetricSummary)
+
+
 def run_from_pb(msg: tracking_pb2.Run) -> Run:
     table = msg.metrics
-    keys = table.keys
+    keys = list(table.keys)
     columns = zip(keys, table.last, table.min, table.max, table.count, table.last_step, strict=True)
-    summaries = map(MetricSummary._make, columns)
+    summaries = map(_new_summary, columns)
     return Run(
         id=msg.id,
         experiment_id=msg.experiment_id,

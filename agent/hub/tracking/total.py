@@ -7,7 +7,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from modelfleet.agent.hub.tracking.recent import Recent
 
@@ -47,10 +51,30 @@ def total(
     return Total(int(s.execute(count).scalar_one()))
 
 
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON) <select>` as a statement SQLAlchemy caches like any other: a
+    query shape is compiled once, not on every search (compiling cost ~1.5 ms)."""
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+    @property
+    def _all_selected_columns(self) -> list[Any]:
+        # Read when a cached compilation serves another Explain: the plan is one unnamed
+        # column, read by position.
+        return []
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 def _planned_rows(s: Session, query: Select[Any]) -> int:
     """The planner's row estimate for `query` (EXPLAIN plans it without running it)."""
-    compiled = query.compile(bind=s.get_bind(), compile_kwargs={"render_postcompile": True})
-    explain = s.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-    plan = explain.scalar_one()
+    plan = s.execute(Explain(query)).scalar_one()
     document = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
     return int(document[0]["Plan"]["Plan Rows"])
