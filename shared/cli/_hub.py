@@ -123,7 +123,8 @@ def connect(args: argparse.Namespace, *, workspace: bool = True) -> Connection:
 
 
 def plain(value: Any) -> Any:
-    """A dataclass or named tuple as JSON-ready dicts (datetimes in ISO 8601 UTC, roles as names)."""
+    """Dataclasses and named tuples as JSON-ready dicts (datetimes in ISO 8601 UTC, roles as
+    names)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
