@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from modelfleet.agent.hub.db.tracking_models import RunArtifactLink
 from modelfleet.agent.hub.tracking import search
 from modelfleet.agent.hub.tracking import total as total_module
+from modelfleet.agent.hub.tracking.queries import MetricColumns
 from modelfleet.proto.v1 import common_pb2, tracking_pb2
 from tests.tracking.conftest import Tracking, last_value, new_run, summaries
 
@@ -281,3 +282,12 @@ def test_first_pages_are_right_whatever_window_edge_the_hub_recalls(
         new_run(t, name=f"high{i}", metrics={"auc": i / 10})
     assert first_page() == ["high9", "high8"]
     assert first_page("metrics.auc < 0.25") == ["low2", "low1"]
+
+
+def test_metric_columns_come_out_in_key_order_whatever_order_they_came_in() -> None:
+    columns = MetricColumns(["b", "a", "c"], [2.0, 1.0, 3.0], [0.2, 0.1, 0.3], [2.5, 1.5, 3.5],
+                            [2, 1, 3], [20, 10, 30])  # fmt: skip
+    ordered = columns.by_key()
+    assert ordered == MetricColumns(["a", "b", "c"], [1.0, 2.0, 3.0], [0.1, 0.2, 0.3],
+                                    [1.5, 2.5, 3.5], [1, 2, 3], [10, 20, 30])  # fmt: skip
+    assert ordered.by_key() is ordered
