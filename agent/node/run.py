@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 
+from modelfleet.agent.loop import loop_factory
 from modelfleet.agent.node.config import AgentConfig
 from modelfleet.agent.node.server import Agent, AgentExtension
 
@@ -27,16 +27,6 @@ def run_agent(
         agent = Agent(config, extension)
         await agent.serve(on_ready)
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(main())
     return 0
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:  # Windows has no uvloop; the default loop works, only slower
-        logging.getLogger(__name__).info("uvloop unavailable; using the default event loop")
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory

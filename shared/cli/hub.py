@@ -103,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from modelfleet.agent.hub.datadir import DataDirError
     from modelfleet.agent.hub.server import serve
+    from modelfleet.agent.loop import loop_factory
 
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port: expected 0-65535, got {args.port}")
@@ -110,9 +111,10 @@ def _serve(args: argparse.Namespace) -> int:
     # The schema check at start-up is not news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        asyncio.run(
-            serve(args.data_dir, host=args.host, port=args.port, ready_file=args.ready_file)
-        )
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(
+                serve(args.data_dir, host=args.host, port=args.port, ready_file=args.ready_file)
+            )
     except DataDirError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
