@@ -13,7 +13,6 @@ import asyncio
 import atexit
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ with atheris.instrument_imports(include=["modelfleet.agent.node", "modelfleet.oi
     from modelfleet.agent.node.repository import Batching
     from modelfleet.agent.node.rest.handlers import RestApi
     from modelfleet.agent.node.rest.protocol import HttpProtocol, HttpServerState
+    from modelfleet.agent.node.workers import ModelWorkers
 
 from _models import write_repository
 
@@ -70,7 +70,7 @@ class FakeTransport(asyncio.Transport):
 
 async def _build() -> HttpServerState:
     models = write_repository(_ROOT / "models")
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model")
+    pool = ModelWorkers(2)
     metrics = MetricsRegistry()
     manager = ModelManager(models, pool, 2, Batching(max_batch_size=8), metrics)
     await manager.load_repository()

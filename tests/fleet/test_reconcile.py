@@ -9,7 +9,6 @@ import base64
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from modelfleet.agent.node.reconcile import (
 from modelfleet.agent.node.repository import Batching
 from modelfleet.agent.node.sample import write_sample_model
 from modelfleet.agent.node.state import AUDIT, Outbox, StateStore
+from modelfleet.agent.node.workers import ModelWorkers
 from modelfleet.onnxinfo import Manifest, ManifestEntry, sign_manifest
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2
 
@@ -56,7 +56,7 @@ def desired(revision: int, *targets: Target) -> DesiredState:
 
 class Harness:
     def __init__(self, root: Path, blobs: dict[str, bytes]) -> None:
-        self.pool = ThreadPoolExecutor(2)
+        self.pool = ModelWorkers(2)
         self.manager = ModelManager(None, self.pool, 2, Batching(0), MetricsRegistry())
         self.store = StateStore(root / "state.db")
         self.reconciler = Reconciler(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import onnx
@@ -14,6 +13,7 @@ from modelfleet.agent.node.errors import NotFound, Unavailable
 from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager, State
 from modelfleet.agent.node.repository import Batching
+from modelfleet.agent.node.workers import ModelWorkers
 
 
 def write_version(models: Path, name: str, version: str, fixed_batch: bool = False) -> None:
@@ -38,7 +38,8 @@ def test_load_route_fail_and_unload(tmp_path: Path) -> None:
     (tmp_path / "broken" / "1" / "model.onnx").write_bytes(b"not a model")
 
     async def body() -> None:
-        with ThreadPoolExecutor(2) as pool:
+        pool = ModelWorkers(2)
+        try:
             manager = ModelManager(tmp_path, pool, 2, Batching(8, 0), MetricsRegistry())
             await manager.load_repository()
             states = {(m.name, m.version): m.state for m in manager.statuses()}
@@ -78,5 +79,7 @@ def test_load_route_fail_and_unload(tmp_path: Path) -> None:
             assert manager.versions_of("echo") == ["1", "3"]
             with pytest.raises(NotFound):
                 await manager.unload("echo", "2")
+        finally:
+            pool.shutdown()
 
     asyncio.run(body())

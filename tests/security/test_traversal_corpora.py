@@ -17,7 +17,6 @@ import io
 import os
 import tarfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -29,6 +28,7 @@ from modelfleet.agent.node.metrics import MetricsRegistry
 from modelfleet.agent.node.models import ModelManager, State
 from modelfleet.agent.node.reconcile import desired_from_pb
 from modelfleet.agent.node.repository import Batching
+from modelfleet.agent.node.workers import ModelWorkers
 from modelfleet.onnxinfo import ModelRefused, UnsafeArchive, inspect_model, safe_extract
 from modelfleet.proto.v1 import deployments_pb2, fleet_pb2, registry_pb2, registry_pb2_grpc
 from modelfleet.proto.v1 import tracking_pb2 as pb
@@ -132,7 +132,7 @@ def test_model_names_and_versions_stay_in_the_repository(tmp_path: Path) -> None
         onnx.save(identity_model("FP32"), folder / "model.onnx")
 
     async def probe() -> list[str]:
-        pool = ThreadPoolExecutor(max_workers=1)
+        pool = ModelWorkers(1)
         manager = ModelManager(models, pool, 1, Batching(max_batch_size=0), MetricsRegistry())
         loaded = []
         try:
