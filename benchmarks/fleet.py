@@ -33,13 +33,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from google.protobuf.timestamp_pb2 import Timestamp
+from procstat import cpu_seconds
 
 from modelfleet.proto.v1 import auth_pb2, auth_pb2_grpc, fleet_pb2, fleet_pb2_grpc
 
 PASSWORD = "bench-password-4-all"
 PG_ADMIN_URL = os.environ.get("MODELFLEET_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CLI = [sys.executable, "-c", "import sys; from modelfleet.cli import main; sys.exit(main())"]
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -93,11 +93,6 @@ def hub_process(db_url: str | None) -> Iterator[dict[str, object]]:
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def enrol(address: str, ca_pem: bytes, count: int) -> list[tuple[bytes, bytes, int]]:

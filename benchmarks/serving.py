@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "serving"))
 sys.path.insert(0, str(ROOT / "tests"))
 from agentproc import Agent, start_agent  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 
 MODEL = "credit-risk"
 DURATION_S = 10
@@ -255,10 +256,11 @@ def rest_only(wrk_binary: str) -> dict[str, Any]:
         models = models_without_batching_config(work / "models")
         agent = start_agent(models, work / "on", "--max-batch-size", "64", "--log-level", "warning")
         try:
-            cpu_before, done_before = cpu_seconds(agent.proc.pid), requests_done(agent)
+            cpu_before = cpu_seconds(agent.proc.pid)
+            done_before = agent.metric("modelfleet_requests_total", model=MODEL)
             rest = wrk(wrk_binary, agent, 16, work)
             cpu = cpu_seconds(agent.proc.pid) - cpu_before
-            done = requests_done(agent) - done_before
+            done = agent.metric("modelfleet_requests_total", model=MODEL) - done_before
         finally:
             agent.stop()
     return {
@@ -272,20 +274,6 @@ def rest_only(wrk_binary: str) -> dict[str, Any]:
         # leaves it of the cores: compares two builds better than req/s on a shared machine
         "agent_cpu_us_per_request": round(cpu / max(done, 1) * 1e6, 1),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def requests_done(agent: Agent) -> int:
-    """Finished inference requests of every status, from the agent's /metrics."""
-    text = agent.rest().request("GET", "/metrics").body.decode()
-    return int(
-        sum(float(m) for m in re.findall(r"^modelfleet_requests_total\{.*\} (\S+)$", text, re.M))
-    )
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from procstat import cpu_seconds  # noqa: E402
 from serving import DURATION_S, MODEL, ensure_tool, wrk  # noqa: E402
 
 from tests.monitoring.monitored import write_monitored_model  # noqa: E402
@@ -31,16 +32,6 @@ from tests.monitoring.traffic import snapshot  # noqa: E402
 from tests.serving.agentproc import start_agent  # noqa: E402
 
 ROUNDS = 5
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """User + system CPU time of a process (all its threads), or of one of its threads."""
-    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
 FLAGS = ("--max-batch-size", "64", "--log-level", "warning")
 
 
