@@ -62,8 +62,8 @@ DATATYPES: dict[str, Datatype] = {
     )
 }
 
-_BY_NUMPY: dict[np.dtype[np.generic], str] = {
-    d.dtype: d.name for d in DATATYPES.values() if not d.is_bytes
+_BY_DTYPE: dict[np.dtype[np.generic], Datatype] = {
+    d.dtype: d for d in DATATYPES.values() if not d.is_bytes
 }
 
 ORT_TYPES: dict[str, str] = {
@@ -93,11 +93,6 @@ def datatype(name: object, tensor: str) -> Datatype:
     return found
 
 
-_BY_DTYPE: dict[np.dtype[np.generic], Datatype] = {
-    d.dtype: d for d in DATATYPES.values() if not d.is_bytes
-}
-
-
 def datatype_for(array: np.ndarray, role: str, name: str) -> Datatype:
     """The OIP datatype of a numpy array; the error names the tensor ("output 'y'")."""
     found = _BY_DTYPE.get(array.dtype)  # native numeric dtypes: one lookup
@@ -110,10 +105,10 @@ def datatype_of(array: np.ndarray) -> str:
     """The OIP datatype name of a numpy array (object, str and bytes arrays are BYTES)."""
     if array.dtype.kind in "OSU":
         return "BYTES"
-    name = _BY_NUMPY.get(array.dtype.newbyteorder("<"))
-    if name is None:
+    found = _BY_DTYPE.get(array.dtype.newbyteorder("<"))
+    if found is None:
         raise TensorError(f"numpy dtype {array.dtype} has no OIP datatype")
-    return name
+    return found.name
 
 
 #: no real tensor gets near this; it keeps numpy's size arithmetic from overflowing
